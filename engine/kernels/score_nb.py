@@ -1,0 +1,364 @@
+"""Score one headline end to end, and a batch of them, without leaving compiled code.
+
+tokenise → link entities → lexicon terms → patterns → clauses, hedges, negation → events on
+subjects/objects → spill along the typed link graph → themes → scale → top shocks.
+Reference: `engine.scoring.reference.score_tokens`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine.kernels.entities_nb import link_entities_nb, shouting_nb
+from engine.kernels.patterns_nb import match_patterns_nb, token_terms_nb
+from engine.kernels.simhash_nb import nearest_recent_nb, simhash_nb
+from engine.kernels.tokenize_nb import BOUNDARY, tokenize_nb
+
+PAT_EVENT = 0
+PAT_THEME = 1
+PAT_HEDGE = 2
+PAT_NEGATION = 3
+PAT_BOUNDARY = 4
+
+ROLE_SUBJECT = 0
+ROLE_OBJECT = 1
+ROLE_REL0 = 2  # + relation code: competitor, supplier, customer, partner, peer
+ROLE_THEME = 7
+
+
+@njit(cache=True)
+def symbol_at_nb(m, company: int, day: int) -> int:
+    """Return the symbol id company traded under on `day`, or -1 if it was not listed."""
+    for k in range(m.co_lst_ptr[company], m.co_lst_ptr[company + 1]):
+        if m.lst_from[k] <= day <= m.lst_to[k]:
+            return m.lst_symbol[k]
+    return -1
+
+
+@njit(cache=True)
+def _touch_nb(ws, c: int) -> None:
+    if not ws.is_touched[c]:
+        ws.is_touched[c] = True
+        ws.touched[ws.n_touched[0]] = c
+        ws.n_touched[0] += 1
+        ws.score[c] = 0.0
+        ws.best_abs[c] = -1.0
+
+
+@njit(cache=True)
+def _add_nb(ws, c: int, value: float, role: int, via: int, event: int) -> None:
+    _touch_nb(ws, c)
+    ws.score[c] += value
+    a = abs(value)
+    if a > ws.best_abs[c]:
+        ws.best_abs[c] = a
+        ws.best_role[c] = role
+        ws.best_via[c] = via
+        ws.best_ev[c] = event
+
+
+@njit(cache=True)
+def _mentions_for_clause_nb(ws, n_men: int, clause: int, n_clauses: int) -> int:
+    """Return the clause whose mentions an event in `clause` applies to, or -1."""
+    for d in range(n_clauses):
+        for c in (clause - d, clause + d):
+            if d > 0 and c == clause + d and c == clause - d:
+                continue
+            if c < 0 or c >= n_clauses:
+                continue
+            for k in range(n_men):
+                if ws.clause[ws.men_s[k]] == c:
+                    return c
+    return -1
+
+
+@njit(cache=True)
+def score_headline_nb(
+    m,
+    ws,
+    out,
+    row: int,
+    buf: np.ndarray,
+    start: int,
+    end: int,
+    day: int,
+    ts: int,
+    source_w: float,
+    hints: np.ndarray,
+    use_novelty: bool,
+) -> None:
+    """Score buf[start:end] and write its shocks, events and subjects into `out` at `row`."""
+    # 1. tokens
+    n_tok = tokenize_nb(buf, start, end, ws.hashes, ws.flags, ws.tstart, ws.tend)
+    out.n_tokens[row] = n_tok
+    allow_bare = not shouting_nb(ws.flags, n_tok)
+    # 2. entities
+    n_men = link_entities_nb(
+        ws.hashes, ws.flags, n_tok, day, allow_bare,
+        m.ent_keys, m.ent_vals, m.node_pay_start, m.node_pay_end,
+        m.pay_company, m.pay_kind, m.pay_capmask, m.pay_from, m.pay_to,
+        ws.men_co, ws.men_s, ws.men_e,
+    )
+    # 3. lexicon
+    token_terms_nb(
+        buf, ws.tstart, ws.tend, ws.hashes, ws.flags, n_tok,
+        m.term_keys, m.term_vals, m.stem_keys, m.stem_vals, m.max_stem, ws.terms, ws.nterms,
+    )
+    n_mt = match_patterns_nb(
+        ws.terms, ws.nterms, ws.flags, n_tok, m.term_pat_ptr, m.term_pat,
+        m.pat_slot_start, m.pat_slot_end, m.slot_gap, m.slot_term_ptr, m.slot_terms,
+        ws.mt_pat, ws.mt_s, ws.mt_e,
+    )
+    # 4. clauses and hedges
+    for i in range(n_tok):
+        ws.brk[i] = (ws.flags[i] & BOUNDARY) != 0
+    conf = 1.0
+    for k in range(n_mt):
+        kind = m.pat_kind[ws.mt_pat[k]]
+        if kind == PAT_BOUNDARY and ws.mt_s[k] > 0:
+            ws.brk[ws.mt_s[k]] = True
+        elif kind == PAT_HEDGE:
+            conf = min(conf, m.pat_weight[ws.mt_pat[k]])
+    clause = 0
+    for i in range(n_tok):
+        if ws.brk[i] and i > 0:
+            clause += 1
+        ws.clause[i] = clause
+    n_clauses = clause + 1 if n_tok > 0 else 0
+    # 5. event occurrences: negation, then one per (event, clause), then overlap suppression
+    n_occ = 0
+    for k in range(n_mt):
+        p = ws.mt_pat[k]
+        if m.pat_kind[p] != PAT_EVENT:
+            continue
+        e = m.pat_target[p]
+        s = ws.mt_s[k]
+        factor = 1.0
+        for q in range(n_mt):
+            if m.pat_kind[ws.mt_pat[q]] != PAT_NEGATION:
+                continue
+            ne = ws.mt_e[q]
+            if ne < s and s - ne <= m.negation_window and ws.clause[ne] == ws.clause[s]:
+                factor = 0.0 if m.ev_cancel[e] else -0.5
+                break
+        if factor == 0.0:
+            continue
+        w = m.pat_weight[p] * factor
+        c = ws.clause[s]
+        merged = False
+        for r in range(n_occ):
+            if ws.occ_ev[r] == e and ws.occ_clause[r] == c:
+                if abs(w) > abs(ws.occ_w[r]):
+                    ws.occ_w[r] = w
+                    ws.occ_s[r] = s
+                    ws.occ_e[r] = ws.mt_e[k]
+                    ws.occ_passive[r] = m.pat_passive[p]
+                merged = True
+                break
+        if merged or n_occ >= ws.occ_ev.shape[0]:
+            continue
+        ws.occ_ev[n_occ] = e
+        ws.occ_s[n_occ] = s
+        ws.occ_e[n_occ] = ws.mt_e[k]
+        ws.occ_w[n_occ] = w
+        ws.occ_clause[n_occ] = c
+        ws.occ_passive[n_occ] = m.pat_passive[p]
+        ws.occ_live[n_occ] = True
+        n_occ += 1
+    for r in range(n_occ):
+        span_r = ws.occ_e[r] - ws.occ_s[r]
+        for q in range(n_occ):
+            if q == r or not ws.occ_live[q] or ws.occ_ev[q] == ws.occ_ev[r]:
+                continue
+            if ws.occ_s[q] > ws.occ_e[r] or ws.occ_s[r] > ws.occ_e[q]:
+                continue
+            span_q = ws.occ_e[q] - ws.occ_s[q]
+            if span_q > span_r or (
+                span_q == span_r
+                and m.ev_strength[ws.occ_ev[q]] * abs(ws.occ_w[q])
+                > m.ev_strength[ws.occ_ev[r]] * abs(ws.occ_w[r])
+            ):
+                ws.occ_live[r] = False
+                break
+    # 6. direct hits on subjects and objects
+    ws.n_touched[0] = 0
+    n_dir = 0
+    net = 0.0
+    n_ev = 0
+    ev_base = row * out.ev_id.shape[1]
+    for r in range(n_occ):
+        if not ws.occ_live[r]:
+            continue
+        e = ws.occ_ev[r]
+        w = ws.occ_w[r]
+        net += m.ev_strength[e] * m.ev_subject[e] * w
+        if n_ev < out.ev_id.shape[1]:
+            out.ev_id[row, n_ev] = e
+            out.ev_conf[row, n_ev] = w * conf
+            n_ev += 1
+        target_clause = _mentions_for_clause_nb(ws, n_men, ws.occ_clause[r], n_clauses)
+        for k in range(n_men + hints.shape[0]):
+            if k < n_men:
+                if target_clause < 0 or ws.clause[ws.men_s[k]] != target_clause:
+                    continue
+                co = ws.men_co[k]
+                before = ws.men_e[k] <= ws.occ_s[r] or target_clause != ws.occ_clause[r]
+            else:
+                if n_men > 0:
+                    break
+                co = hints[k - n_men]
+                before = True
+            is_object = (not before) != ws.occ_passive[r]
+            mult = m.ev_object[e] if is_object else m.ev_subject[e]
+            if mult == 0.0:
+                continue
+            value = m.ev_strength[e] * mult * w
+            dup = False
+            for d in range(n_dir):
+                if ws.dir_co[d] == co and ws.dir_ev[d] == e:
+                    dup = True
+                    if abs(value) > abs(ws.dir_val[d]):
+                        ws.dir_val[d] = value
+                        ws.dir_obj[d] = is_object
+                    break
+            if dup or n_dir >= ws.dir_co.shape[0]:
+                continue
+            ws.dir_co[n_dir] = co
+            ws.dir_ev[n_dir] = e
+            ws.dir_val[n_dir] = value
+            ws.dir_obj[n_dir] = is_object
+            n_dir += 1
+    out.n_events[row] = n_ev
+    _ = ev_base
+    for d in range(n_dir):
+        role = ROLE_OBJECT if ws.dir_obj[d] else ROLE_SUBJECT
+        _add_nb(ws, ws.dir_co[d], ws.dir_val[d], role, -1, ws.dir_ev[d])
+    # 7. spillover along typed links
+    for d in range(n_dir):
+        c = ws.dir_co[d]
+        e = ws.dir_ev[d]
+        for k in range(m.g_ptr[c], m.g_ptr[c + 1]):
+            rel = m.g_rel[k]
+            mult = m.ev_prop_obj[e, rel] if ws.dir_obj[d] else m.ev_prop[e, rel]
+            if mult == 0.0:
+                continue
+            _add_nb(ws, m.g_nbr[k], ws.dir_val[d] * mult * m.g_w[k], ROLE_REL0 + rel, c, e)
+    # 8. themes
+    for k in range(n_mt):
+        p = ws.mt_pat[k]
+        if m.pat_kind[p] != PAT_THEME:
+            continue
+        th = m.pat_target[p]
+        pol = m.th_polarity[th]
+        if pol == 0.0:
+            pol = 1.0 if net > 0 else (-1.0 if net < 0 else 0.0)
+        if pol == 0.0:
+            continue
+        dup = False
+        for q in range(k):
+            if m.pat_kind[ws.mt_pat[q]] == PAT_THEME and m.pat_target[ws.mt_pat[q]] == th:
+                dup = True
+                break
+        if dup:
+            continue
+        base = m.th_strength[th] * pol * m.pat_weight[p]
+        for j in range(m.th_ptr[th], m.th_ptr[th + 1]):
+            _add_nb(ws, m.th_member[j], base * m.th_weight[j], ROLE_THEME, th, -1)
+    # 9. novelty and scale
+    novelty = 1.0
+    if use_novelty and n_tok > 0:
+        h = simhash_nb(ws.hashes, n_tok)
+        count = ws.ring_meta[0]
+        if count > 0:
+            dist = nearest_recent_nb(ws.ring_hash, ws.ring_ts, count, h, ts, m.novelty_window_ns)
+            if dist <= m.dup_distance:
+                novelty = m.dup_factor
+        pos = ws.ring_meta[1]
+        ws.ring_hash[pos] = h
+        ws.ring_ts[pos] = ts
+        ws.ring_meta[1] = (pos + 1) % ws.ring_hash.shape[0]
+        ws.ring_meta[0] = min(count + 1, ws.ring_hash.shape[0])
+    scale = conf * novelty * source_w
+    out.confidence[row] = conf
+    out.novelty[row] = novelty
+    # 10. top shocks by |score|, listed on `day`
+    max_out = out.sh_company.shape[1]
+    n_sh = 0
+    for t in range(ws.n_touched[0]):
+        c = ws.touched[t]
+        ws.is_touched[c] = False
+        v = ws.score[c] * scale
+        if v > 1.0:
+            v = 1.0
+        elif v < -1.0:
+            v = -1.0
+        if abs(v) < m.min_abs:
+            continue
+        sym = symbol_at_nb(m, c, day)
+        if sym < 0:
+            continue
+        # insertion into the row, kept sorted by |score| descending
+        pos = n_sh
+        if n_sh == max_out:
+            if abs(v) <= abs(out.sh_score[row, max_out - 1]):
+                continue
+            pos = max_out - 1
+        else:
+            n_sh += 1
+        while pos > 0 and abs(out.sh_score[row, pos - 1]) < abs(v):
+            out.sh_company[row, pos] = out.sh_company[row, pos - 1]
+            out.sh_symbol[row, pos] = out.sh_symbol[row, pos - 1]
+            out.sh_score[row, pos] = out.sh_score[row, pos - 1]
+            out.sh_role[row, pos] = out.sh_role[row, pos - 1]
+            out.sh_via[row, pos] = out.sh_via[row, pos - 1]
+            out.sh_event[row, pos] = out.sh_event[row, pos - 1]
+            pos -= 1
+        out.sh_company[row, pos] = c
+        out.sh_symbol[row, pos] = sym
+        out.sh_score[row, pos] = v
+        out.sh_role[row, pos] = ws.best_role[c]
+        out.sh_via[row, pos] = ws.best_via[c]
+        out.sh_event[row, pos] = ws.best_ev[c]
+    out.n_shocks[row] = n_sh
+    # 11. subjects: companies named (or hinted), once each, in text order
+    n_sj = 0
+    for k in range(n_men + hints.shape[0]):
+        if k < n_men:
+            co = ws.men_co[k]
+        else:
+            if n_men > 0:
+                break
+            co = hints[k - n_men]
+        seen = False
+        for q in range(n_sj):
+            if out.sj_company[row, q] == co:
+                seen = True
+                break
+        if not seen and n_sj < out.sj_company.shape[1]:
+            out.sj_company[row, n_sj] = co
+            n_sj += 1
+    out.n_subjects[row] = n_sj
+
+
+@njit(cache=True)
+def score_batch_nb(
+    m,
+    ws,
+    out,
+    buf: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    days: np.ndarray,
+    ts: np.ndarray,
+    source_w: np.ndarray,
+    hint_ptr: np.ndarray,
+    hint_co: np.ndarray,
+    use_novelty: bool,
+) -> None:
+    """Score every headline buf[starts[i]:ends[i]] into row i of `out`, in order."""
+    for i in range(starts.shape[0]):
+        score_headline_nb(
+            m, ws, out, i, buf, starts[i], ends[i], days[i], ts[i], source_w[i],
+            hint_co[hint_ptr[i] : hint_ptr[i + 1]], use_novelty,
+        )

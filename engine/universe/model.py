@@ -1,0 +1,140 @@
+"""Plain data types of the universe."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+SECTORS = (
+    "Information Technology",
+    "Communication Services",
+    "Consumer Discretionary",
+    "Consumer Staples",
+    "Energy",
+    "Financials",
+    "Health Care",
+    "Industrials",
+    "Materials",
+    "Real Estate",
+    "Utilities",
+)
+LINK_TYPES = ("competitor", "supplier", "partner", "peer")
+# Relations as seen from one company: what the neighbour is to it. Codes are kernel constants.
+RELATIONS = ("competitor", "supplier", "customer", "partner", "peer")
+
+MIN_DAY = -1_000_000
+MAX_DAY = 1_000_000
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def day_of(value: dt.date | dt.datetime | str) -> int:
+    """Return days since 1970-01-01 for a date, a datetime (its UTC date) or `YYYY-MM-DD`."""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        value = value.date()
+    return (value - _EPOCH).days
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """A name a headline may use for a company, valid between two days (inclusive)."""
+
+    text: str
+    valid_from: int = MIN_DAY
+    valid_to: int = MAX_DAY
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A ticker a company traded under between two days (inclusive)."""
+
+    symbol: str
+    valid_from: int
+    valid_to: int
+
+
+@dataclass(slots=True)
+class Company:
+    """One company: its id is its current (or last) primary symbol."""
+
+    symbol: str
+    name: str
+    sector: str
+    industry: str
+    aliases: list[Alias]
+    listings: list[Listing]
+    other_symbols: list[str]
+    origin: str = ""
+
+    def symbol_on(self, day: int) -> str | None:
+        """Return the ticker the company traded under on `day`, or None."""
+        for listing in self.listings:
+            if listing.valid_from <= day <= listing.valid_to:
+                return listing.symbol
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A typed, weighted relation between two companies."""
+
+    source: str
+    target: str
+    type: str
+    weight: float
+    note: str = ""
+    origin: str = ""
+
+
+@dataclass(slots=True)
+class Theme:
+    """A group of companies a market narrative moves together."""
+
+    id: str
+    name: str
+    description: str
+    polarity: float
+    triggers: list[str]
+    members: dict[str, float]
+    strength: float = 0.5
+    origin: str = ""
+
+
+@dataclass(slots=True)
+class Universe:
+    """Companies, links and themes, with the problems found while loading them."""
+
+    companies: list[Company]
+    links: list[Link]
+    themes: list[Theme]
+    ticker_stopwords: frozenset[str]
+    problems: list[str] = field(default_factory=list)
+    by_symbol: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.by_symbol:
+            self.reindex()
+
+    def reindex(self) -> None:
+        """Map every symbol a company ever used (primary, former, other classes) to its index."""
+        index: dict[str, int] = {}
+        for i, company in enumerate(self.companies):
+            names = [company.symbol, *company.other_symbols, *(x.symbol for x in company.listings)]
+            for name in names:
+                index.setdefault(normalize_symbol(name), i)
+        for i, company in enumerate(self.companies):
+            index[normalize_symbol(company.symbol)] = i
+        self.by_symbol = index
+
+    def find(self, symbol: str) -> Company | None:
+        """Return the company that uses or used `symbol` (`BRK-A`, `brk.a` alike), or None."""
+        i = self.by_symbol.get(normalize_symbol(symbol))
+        return None if i is None else self.companies[i]
+
+
+def normalize_symbol(symbol: str) -> str:
+    """Upper-case a ticker and write class separators as dots (`brk-b` → `BRK.B`)."""
+    return symbol.strip().upper().replace("-", ".").replace("/", ".")
