@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +12,7 @@ from engine.scoring.compiled import ModelArrays
 from engine.text.normalize import normalize
 from engine.text.tokens import CAP, CASHTAG, fnv1a, tokenize, word_hash
 from engine.universe import RELATIONS, Universe
-from engine.universe.model import MAX_DAY, MIN_DAY
+from engine.universe.model import MAX_DAY, MIN_DAY, name_variants
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +21,6 @@ PAT_EVENT, PAT_THEME, PAT_HEDGE, PAT_NEGATION, PAT_BOUNDARY = 0, 1, 2, 3, 4
 MAX_ALIAS_TOKENS = 8
 _GOLDEN = 0x9E3779B97F4A7C15
 _MASK = 0xFFFFFFFFFFFFFFFF
-_LEGAL_SUFFIX = re.compile(
-    r",?\s+(inc\.?|incorporated|corp\.?|corporation|co\.?|company|plc|p\.l\.c\.|ltd\.?|limited|"
-    r"n\.v\.|s\.a\.|ag|se|llc|l\.p\.|lp|sa/nv)\s*$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,22 +69,6 @@ def _table(items: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
         keys[slot] = key
         vals[slot] = value
     return keys, vals
-
-
-def name_variants(name: str) -> list[str]:
-    """The full name and the name without legal suffixes or a leading 'The'."""
-    out = [name]
-    short = name
-    while True:
-        stripped = _LEGAL_SUFFIX.sub("", short).strip().rstrip(",")
-        if stripped == short:
-            break
-        short = stripped
-    if short.lower().startswith("the "):
-        short = short[4:]
-    if short and short not in out:
-        out.append(short)
-    return out
 
 
 class _Trie:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 SECTORS = (
@@ -25,6 +26,11 @@ RELATIONS = ("competitor", "supplier", "customer", "partner", "peer")
 MIN_DAY = -1_000_000
 MAX_DAY = 1_000_000
 _EPOCH = dt.date(1970, 1, 1)
+_LEGAL_SUFFIX = re.compile(
+    r",?\s+(inc\.?|incorporated|corp\.?|corporation|co\.?|company|plc|p\.l\.c\.|ltd\.?|limited|"
+    r"n\.v\.|s\.a\.|ag|se|llc|l\.p\.|lp|sa/nv)\s*$",
+    re.IGNORECASE,
+)
 
 
 def day_of(value: dt.date | dt.datetime | str) -> int:
@@ -138,3 +144,19 @@ class Universe:
 def normalize_symbol(symbol: str) -> str:
     """Upper-case a ticker and write class separators as dots (`brk-b` → `BRK.B`)."""
     return symbol.strip().upper().replace("-", ".").replace("/", ".")
+
+
+def name_variants(name: str) -> list[str]:
+    """The full name and the name without legal suffixes or a leading 'The'."""
+    out = [name]
+    short = name
+    while True:
+        stripped = _LEGAL_SUFFIX.sub("", short).strip().rstrip(",")
+        if stripped == short:
+            break
+        short = stripped
+    if short.lower().startswith("the "):
+        short = short[4:]
+    if short and short not in out:
+        out.append(short)
+    return out
