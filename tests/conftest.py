@@ -3,8 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from engine.scoring import Scorer
+
+# JIT compilation makes first calls slow; CI machines are noisy: no per-example deadline.
+settings.register_profile("spillover", deadline=None)
+settings.load_profile("spillover")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

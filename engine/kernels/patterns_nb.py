@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit
 
 from engine.kernels.hashtable_nb import ht_get_nb
+from engine.kernels.layout import MAX_TERMS_PER_TOKEN as W
 from engine.kernels.tokenize_nb import BOUNDARY, CASHTAG, FNV_OFFSET, FNV_PRIME
 
 MIN_STEM = 3
@@ -18,10 +19,10 @@ MIN_STEM = 3
 def _add_term_nb(terms: np.ndarray, nterms: np.ndarray, i: int, t: int) -> None:
     n = nterms[i]
     for a in range(n):
-        if terms[i, a] == t:
+        if terms[i * W + a] == t:
             return
-    if n < terms.shape[1]:
-        terms[i, n] = t
+    if n < W:
+        terms[i * W + n] = t
         nterms[i] = n + 1
 
 
@@ -41,7 +42,7 @@ def token_terms_nb(
     terms: np.ndarray,
     nterms: np.ndarray,
 ) -> None:
-    """Fill terms[i, :nterms[i]] with the lexicon terms token i matches (exact word or stem)."""
+    """Fill terms[i * W : i * W + nterms[i]] with the lexicon terms token i matches (exact word or stem)."""
     for i in range(n_tok):
         nterms[i] = 0
         if flags[i] & CASHTAG:
@@ -68,7 +69,7 @@ def _has_term_nb(
     terms: np.ndarray, nterms: np.ndarray, j: int, slot_terms: np.ndarray, lo: int, hi: int
 ) -> bool:
     for a in range(nterms[j]):
-        t = terms[j, a]
+        t = terms[j * W + a]
         for q in range(lo, hi):
             if slot_terms[q] == t:
                 return True
@@ -100,7 +101,7 @@ def match_patterns_nb(
     cap = out_pat.shape[0]
     for i in range(n_tok):
         for a in range(nterms[i]):
-            t = terms[i, a]
+            t = terms[i * W + a]
             for q in range(term_pat_ptr[t], term_pat_ptr[t + 1]):
                 p = term_pat[q]
                 pos = i

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from engine.kernels.arena_nb import model_from_arena_nb, output_from_arena_nb, workspace_from_arena_nb
 from engine.kernels.entities_nb import link_entities_nb, shouting_nb
+from engine.kernels.layout import MAX_EVENTS_OUT, MAX_SUBJECTS_OUT
 from engine.kernels.patterns_nb import match_patterns_nb, token_terms_nb
 from engine.kernels.simhash_nb import nearest_recent_nb, simhash_nb
 from engine.kernels.tokenize_nb import BOUNDARY, tokenize_nb
@@ -186,16 +188,16 @@ def score_headline_nb(
     n_dir = 0
     net = 0.0
     n_ev = 0
-    ev_base = row * out.ev_id.shape[1]
+    ev_base = row * MAX_EVENTS_OUT
     for r in range(n_occ):
         if not ws.occ_live[r]:
             continue
         e = ws.occ_ev[r]
         w = ws.occ_w[r]
         net += m.ev_strength[e] * m.ev_subject[e] * w
-        if n_ev < out.ev_id.shape[1]:
-            out.ev_id[row, n_ev] = e
-            out.ev_conf[row, n_ev] = w * conf
+        if n_ev < MAX_EVENTS_OUT:
+            out.ev_id[ev_base + n_ev] = e
+            out.ev_conf[ev_base + n_ev] = w * conf
             n_ev += 1
         target_clause = _mentions_for_clause_nb(ws, n_men, ws.occ_clause[r], n_clauses)
         for k in range(n_men + hints.shape[0]):
@@ -230,7 +232,6 @@ def score_headline_nb(
             ws.dir_obj[n_dir] = is_object
             n_dir += 1
     out.n_events[row] = n_ev
-    _ = ev_base
     for d in range(n_dir):
         role = ROLE_OBJECT if ws.dir_obj[d] else ROLE_SUBJECT
         _add_nb(ws, ws.dir_co[d], ws.dir_val[d], role, -1, ws.dir_ev[d])
@@ -240,7 +241,7 @@ def score_headline_nb(
         e = ws.dir_ev[d]
         for k in range(m.g_ptr[c], m.g_ptr[c + 1]):
             rel = m.g_rel[k]
-            mult = m.ev_prop_obj[e, rel] if ws.dir_obj[d] else m.ev_prop[e, rel]
+            mult = m.ev_prop_obj[e * 5 + rel] if ws.dir_obj[d] else m.ev_prop[e * 5 + rel]
             if mult == 0.0:
                 continue
             _add_nb(ws, m.g_nbr[k], ws.dir_val[d] * mult * m.g_w[k], ROLE_REL0 + rel, c, e)
@@ -283,7 +284,8 @@ def score_headline_nb(
     out.confidence[row] = conf
     out.novelty[row] = novelty
     # 10. top shocks by |score|, listed on `day`
-    max_out = out.sh_company.shape[1]
+    max_out = out.sh_company.shape[0] // out.n_shocks.shape[0]
+    base = row * max_out
     n_sh = 0
     for t in range(ws.n_touched[0]):
         c = ws.touched[t]
@@ -301,25 +303,25 @@ def score_headline_nb(
         # insertion into the row, kept sorted by |score| descending
         pos = n_sh
         if n_sh == max_out:
-            if abs(v) <= abs(out.sh_score[row, max_out - 1]):
+            if abs(v) <= abs(out.sh_score[base + max_out - 1]):
                 continue
             pos = max_out - 1
         else:
             n_sh += 1
-        while pos > 0 and abs(out.sh_score[row, pos - 1]) < abs(v):
-            out.sh_company[row, pos] = out.sh_company[row, pos - 1]
-            out.sh_symbol[row, pos] = out.sh_symbol[row, pos - 1]
-            out.sh_score[row, pos] = out.sh_score[row, pos - 1]
-            out.sh_role[row, pos] = out.sh_role[row, pos - 1]
-            out.sh_via[row, pos] = out.sh_via[row, pos - 1]
-            out.sh_event[row, pos] = out.sh_event[row, pos - 1]
+        while pos > 0 and abs(out.sh_score[base + pos - 1]) < abs(v):
+            out.sh_company[base + pos] = out.sh_company[base + pos - 1]
+            out.sh_symbol[base + pos] = out.sh_symbol[base + pos - 1]
+            out.sh_score[base + pos] = out.sh_score[base + pos - 1]
+            out.sh_role[base + pos] = out.sh_role[base + pos - 1]
+            out.sh_via[base + pos] = out.sh_via[base + pos - 1]
+            out.sh_event[base + pos] = out.sh_event[base + pos - 1]
             pos -= 1
-        out.sh_company[row, pos] = c
-        out.sh_symbol[row, pos] = sym
-        out.sh_score[row, pos] = v
-        out.sh_role[row, pos] = ws.best_role[c]
-        out.sh_via[row, pos] = ws.best_via[c]
-        out.sh_event[row, pos] = ws.best_ev[c]
+        out.sh_company[base + pos] = c
+        out.sh_symbol[base + pos] = sym
+        out.sh_score[base + pos] = v
+        out.sh_role[base + pos] = ws.best_role[c]
+        out.sh_via[base + pos] = ws.best_via[c]
+        out.sh_event[base + pos] = ws.best_ev[c]
     out.n_shocks[row] = n_sh
     # 11. subjects: companies named (or hinted), once each, in text order
     n_sj = 0
@@ -332,20 +334,25 @@ def score_headline_nb(
             co = hints[k - n_men]
         seen = False
         for q in range(n_sj):
-            if out.sj_company[row, q] == co:
+            if out.sj_company[row * MAX_SUBJECTS_OUT + q] == co:
                 seen = True
                 break
-        if not seen and n_sj < out.sj_company.shape[1]:
-            out.sj_company[row, n_sj] = co
+        if not seen and n_sj < MAX_SUBJECTS_OUT:
+            out.sj_company[row * MAX_SUBJECTS_OUT + n_sj] = co
             n_sj += 1
     out.n_subjects[row] = n_sj
 
 
 @njit(cache=True)
 def score_batch_nb(
-    m,
-    ws,
-    out,
+    m_arena: np.ndarray,
+    m_idx: np.ndarray,
+    m_ip: np.ndarray,
+    m_fp: np.ndarray,
+    ws_arena: np.ndarray,
+    ws_idx: np.ndarray,
+    out_arena: np.ndarray,
+    out_idx: np.ndarray,
     buf: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
@@ -356,7 +363,13 @@ def score_batch_nb(
     hint_co: np.ndarray,
     use_novelty: bool,
 ) -> None:
-    """Score every headline buf[starts[i]:ends[i]] into row i of `out`, in order."""
+    """Score every headline buf[starts[i]:ends[i]] into row i of the output, in order.
+
+    Model, workspace and output arrive packed in byte arenas (see `arena_nb`).
+    """
+    m = model_from_arena_nb(m_arena, m_idx, m_ip, m_fp)
+    ws = workspace_from_arena_nb(ws_arena, ws_idx)
+    out = output_from_arena_nb(out_arena, out_idx)
     for i in range(starts.shape[0]):
         score_headline_nb(
             m, ws, out, i, buf, starts[i], ends[i], days[i], ts[i], source_w[i],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.lexicon import Lexicon, Pattern, parse_pattern
-from engine.scoring.compiled import ModelArrays
+from engine.kernels.layout import ModelArrays
 from engine.text.normalize import normalize
 from engine.text.tokens import CAP, CASHTAG, fnv1a, tokenize, word_hash
 from engine.universe import RELATIONS, Universe
@@ -287,12 +287,8 @@ def _compile_events(lexicon: Lexicon) -> dict[str, np.ndarray]:
         "ev_subject": np.array([e.subject for e in events], np.float64),
         "ev_object": np.array([e.object for e in events], np.float64),
         "ev_cancel": np.array([e.cancel_on_negation for e in events], np.bool_),
-        "ev_prop": np.array([[e.propagate[r] for r in RELATIONS] for e in events], np.float64).reshape(
-            -1, len(RELATIONS)
-        ),
-        "ev_prop_obj": np.array(
-            [[e.propagate_object[r] for r in RELATIONS] for e in events], np.float64
-        ).reshape(-1, len(RELATIONS)),
+        "ev_prop": np.array([e.propagate[r] for e in events for r in RELATIONS], np.float64),
+        "ev_prop_obj": np.array([e.propagate_object[r] for e in events for r in RELATIONS], np.float64),
     }
 
 

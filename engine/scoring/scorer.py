@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +14,14 @@ from engine.kernels.score_nb import score_batch_nb
 from engine.lexicon import Lexicon, load_lexicon
 from engine.news import NewsItem
 from engine.paths import config_dir as default_config_dir
+from engine.scoring.arena import Packed, pack
 from engine.scoring.compile import Compiled, ScoringParams, compile_model
-from engine.scoring.compiled import Output, new_output, new_workspace
+from engine.kernels.layout import MAX_EVENTS_OUT, MAX_SUBJECTS_OUT, Output, new_output, new_workspace
 from engine.scoring.shock import ROLE_NAMES, EventHit, Shock, ShockLeg
 from engine.settings import ScoringSettings
 from engine.text.normalize import normalize
 from engine.universe import RELATIONS, Universe, load_universe
+from engine.universe.model import normalize_symbol
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,12 @@ class ShockBatch:
     texts: list[str]
     truncated: list[bool]
     days: np.ndarray
-    out: Output
+    packed: Packed
+
+    @property
+    def out(self) -> Output:
+        """Flat result arrays (row i of a (n, k) table is `[i * k : (i + 1) * k]`)."""
+        return self.packed.views  # type: ignore[no-any-return]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -47,6 +55,20 @@ class ShockBatch:
     def shocks(self) -> list[Shock]:
         """Build every `Shock`."""
         return [self.shock(i) for i in range(len(self))]
+
+
+@dataclass(slots=True)
+class _SingleBuffers:
+    """Inputs and output of `Scorer.score`, allocated once."""
+
+    out: Packed
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    ends: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    days: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int32))
+    ts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    weights: np.ndarray = field(default_factory=lambda: np.ones(1, np.float64))
+    hint_ptr: np.ndarray = field(default_factory=lambda: np.zeros(2, np.int64))
+    hints: np.ndarray = field(default_factory=lambda: np.zeros(16, np.int32))
 
 
 class Scorer:
@@ -73,7 +95,9 @@ class Scorer:
         if len(self.compiled.problems) > 20:
             log.warning("universe: %d more problems; run `spillover universe check`",
                         len(self.compiled.problems) - 20)
-        self._ws = new_workspace(len(universe.companies), self.settings.novelty_ring)
+        self._model = pack(self.compiled.arrays)
+        self._ws = pack(new_workspace(len(universe.companies), self.settings.novelty_ring))
+        self._one = _SingleBuffers(pack(new_output(1, self.settings.max_shocks)))
         self._sources = lexicon.modifiers.source_weights
         self._source_default = lexicon.modifiers.source_default
 
@@ -90,7 +114,7 @@ class Scorer:
 
     def reset_novelty(self) -> None:
         """Forget recent headlines."""
-        self._ws.ring_meta[:] = 0
+        self._ws.views.ring_meta[:] = 0
 
     def source_weight(self, source: str) -> float:
         """Credibility multiplier of a news source (case-insensitive)."""
@@ -99,10 +123,31 @@ class Scorer:
         return self._sources.get(source.lower(), self._source_default)
 
     def score(self, item: NewsItem | str, *, novelty: bool = True) -> Shock:
-        """Score one headline."""
+        """Score one headline (the low-latency path: buffers are reused between calls)."""
         if isinstance(item, str):
-            item = NewsItem(id="", headline=item, ts_event=_now_ns(), ts_init=_now_ns())
-        return self.score_batch([item], novelty=novelty).shock(0)
+            now = time.time_ns()
+            item = NewsItem(id="", headline=item, ts_event=now, ts_init=now)
+        text, cut = normalize(item.headline, self.settings.max_chars)
+        one = self._one
+        one.ends[0] = len(text)
+        one.days[0] = item.ts_event // NS_PER_DAY
+        one.ts[0] = item.ts_event
+        one.weights[0] = self.source_weight(item.source)
+        n_hints = 0
+        for sym in item.symbols[: one.hints.shape[0]]:
+            c = self.universe.by_symbol.get(normalize_symbol(sym))
+            if c is not None:
+                one.hints[n_hints] = c
+                n_hints += 1
+        one.hint_ptr[1] = n_hints
+        m, ws, out = self._model, self._ws, one.out
+        score_batch_nb(
+            m.arena, m.idx, m.ints, m.floats, ws.arena, ws.idx, out.arena, out.idx,
+            np.frombuffer(text.encode("ascii") or b"\0", np.uint8), one.starts, one.ends, one.days,
+            one.ts, one.weights, one.hint_ptr, one.hints, novelty,
+        )
+        batch = ShockBatch(self, (item,), [text], [cut], one.days, out)
+        return self._shock_from_row(batch, 0)
 
     def score_batch(self, items: Sequence[NewsItem], *, novelty: bool = True) -> ShockBatch:
         """Score headlines in order (novelty sees earlier ones) and return array results."""
@@ -125,15 +170,16 @@ class Scorer:
         hints: list[int] = []
         for k, item in enumerate(items):
             for sym in item.symbols:
-                c = self.universe.by_symbol.get(sym.strip().upper().replace("-", "."))
+                c = self.universe.by_symbol.get(normalize_symbol(sym))
                 if c is not None and c not in hints[hint_ptr[k] :]:
                     hints.append(c)
             hint_ptr[k + 1] = len(hints)
         hint_co = np.array(hints, np.int32) if hints else _EMPTY_HINTS
-        out = new_output(len(items), self.settings.max_shocks)
+        out = pack(new_output(len(items), self.settings.max_shocks))
+        m, ws = self._model, self._ws
         score_batch_nb(
-            self.compiled.arrays, self._ws, out, buf, starts, ends, days, ts, weights,
-            hint_ptr, hint_co, novelty,
+            m.arena, m.idx, m.ints, m.floats, ws.arena, ws.idx, out.arena, out.idx,
+            buf, starts, ends, days, ts, weights, hint_ptr, hint_co, novelty,
         )
         return ShockBatch(self, items, texts, truncated, days, out)
 
@@ -152,13 +198,14 @@ class Scorer:
             scale_note += f" × repeat {novelty:.2f}"
         if weight != 1.0:
             scale_note += f" × source {weight:.2f}"
+        k_max = self.settings.max_shocks
+        row = slice(i * k_max, i * k_max + int(out.n_shocks[i]))
         legs: list[ShockLeg] = []
-        for k in range(int(out.n_shocks[i])):
-            symbol = c.symbols[int(out.sh_symbol[i, k])]
-            score = float(out.sh_score[i, k])
-            role = int(out.sh_role[i, k])
-            via = int(out.sh_via[i, k])
-            event = int(out.sh_event[i, k])
+        for sym_id, score, role, via, event in zip(
+            out.sh_symbol[row].tolist(), out.sh_score[row].tolist(), out.sh_role[row].tolist(),
+            out.sh_via[row].tolist(), out.sh_event[row].tolist(), strict=True,
+        ):
+            symbol = c.symbols[sym_id]
             label = c.event_labels[event] if event >= 0 else ""
             if role <= 1:
                 why = f"{ROLE_NAMES[role]} × {label}"
@@ -167,12 +214,13 @@ class Scorer:
             else:
                 why = f"{RELATIONS[role - 2]} of {self._symbol_on(via, day)} × {label}"
             legs.append(ShockLeg(symbol, score, ROLE_NAMES[role], f"{symbol} {score:+.2f}: {why}{scale_note}"))
+        ev = slice(i * MAX_EVENTS_OUT, i * MAX_EVENTS_OUT + int(out.n_events[i]))
         events = [
-            EventHit(c.event_ids[e], c.event_labels[e], float(out.ev_conf[i, k]))
-            for k in range(int(out.n_events[i]))
-            for e in (int(out.ev_id[i, k]),)
+            EventHit(c.event_ids[e], c.event_labels[e], conf_e)
+            for e, conf_e in zip(out.ev_id[ev].tolist(), out.ev_conf[ev].tolist(), strict=True)
         ]
-        subjects = [self._symbol_on(int(out.sj_company[i, k]), day) for k in range(int(out.n_subjects[i]))]
+        sj = slice(i * MAX_SUBJECTS_OUT, i * MAX_SUBJECTS_OUT + int(out.n_subjects[i]))
+        subjects = [self._symbol_on(co, day) for co in out.sj_company[sj].tolist()]
         notes = []
         if batch.truncated[i]:
             notes.append(f"headline cut to {self.settings.max_chars} characters")
@@ -190,8 +238,3 @@ class Scorer:
             notes=notes,
         )
 
-
-def _now_ns() -> int:
-    import time
-
-    return time.time_ns()

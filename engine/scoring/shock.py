@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 ROLE_NAMES = ("subject", "object", "competitor", "supplier", "customer", "partner", "peer", "theme")
 
 
-@dataclass(frozen=True, slots=True)
-class ShockLeg:
+class ShockLeg(msgspec.Struct, frozen=True):
     """One symbol's score in [-1, 1] with the path that produced its largest part."""
 
     symbol: str
@@ -23,8 +23,7 @@ class ShockLeg:
         return {"symbol": self.symbol, "score": round(self.score, 4), "role": self.role, "path": self.path}
 
 
-@dataclass(frozen=True, slots=True)
-class EventHit:
+class EventHit(msgspec.Struct, frozen=True):
     """An event type recognised in the headline, with its confidence (sign: negated if < 0)."""
 
     id: str
@@ -32,8 +31,7 @@ class EventHit:
     confidence: float
 
 
-@dataclass(frozen=True, slots=True)
-class Shock:
+class Shock(msgspec.Struct, frozen=True, kw_only=True):
     """The scored headline: subjects, events and per-symbol legs sorted by |score|."""
 
     news_id: str
@@ -46,7 +44,7 @@ class Shock:
     confidence: float = 1.0
     novelty: float = 1.0
     truncated: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = msgspec.field(default_factory=list)
 
     def score_of(self, symbol: str) -> float:
         """Return the score of `symbol`, 0.0 when the shock does not reach it."""

@@ -1,4 +1,7 @@
-"""Array layouts the scoring kernels read (model), scratch (workspace) and fill (output)."""
+"""Array layouts the scoring kernels read (model), scratch (workspace) and fill (output).
+
+All arrays are one-dimensional: a (rows, k) table is stored row-major and indexed `row * k + j`.
+"""
 
 from __future__ import annotations
 
@@ -119,7 +122,7 @@ def new_workspace(n_companies: int, ring_size: int = 4096) -> Workspace:
         flags=np.zeros(MAX_TOKENS, i32),
         tstart=np.zeros(MAX_TOKENS, i32),
         tend=np.zeros(MAX_TOKENS, i32),
-        terms=np.zeros((MAX_TOKENS, MAX_TERMS_PER_TOKEN), i32),
+        terms=np.zeros(MAX_TOKENS * MAX_TERMS_PER_TOKEN, i32),
         nterms=np.zeros(MAX_TOKENS, i32),
         brk=np.zeros(MAX_TOKENS, np.bool_),
         clause=np.zeros(MAX_TOKENS, i32),
@@ -178,17 +181,17 @@ def new_output(n: int, max_shocks: int) -> Output:
     """Allocate results for `n` headlines of up to `max_shocks` shocks each."""
     i32 = np.int32
     return Output(
-        sh_company=np.zeros((n, max_shocks), i32),
-        sh_symbol=np.zeros((n, max_shocks), i32),
-        sh_score=np.zeros((n, max_shocks), np.float64),
-        sh_role=np.zeros((n, max_shocks), np.int8),
-        sh_via=np.zeros((n, max_shocks), i32),
-        sh_event=np.zeros((n, max_shocks), i32),
+        sh_company=np.zeros(n * max_shocks, i32),
+        sh_symbol=np.zeros(n * max_shocks, i32),
+        sh_score=np.zeros(n * max_shocks, np.float64),
+        sh_role=np.zeros(n * max_shocks, np.int8),
+        sh_via=np.zeros(n * max_shocks, i32),
+        sh_event=np.zeros(n * max_shocks, i32),
         n_shocks=np.zeros(n, i32),
-        ev_id=np.zeros((n, MAX_EVENTS_OUT), i32),
-        ev_conf=np.zeros((n, MAX_EVENTS_OUT), np.float64),
+        ev_id=np.zeros(n * MAX_EVENTS_OUT, i32),
+        ev_conf=np.zeros(n * MAX_EVENTS_OUT, np.float64),
         n_events=np.zeros(n, i32),
-        sj_company=np.zeros((n, MAX_SUBJECTS_OUT), i32),
+        sj_company=np.zeros(n * MAX_SUBJECTS_OUT, i32),
         n_subjects=np.zeros(n, i32),
         confidence=np.zeros(n, np.float64),
         novelty=np.zeros(n, np.float64),

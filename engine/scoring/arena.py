@@ -1,0 +1,66 @@
+"""Pack a tuple of arrays into one byte arena, so a kernel call unboxes a handful of arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+_ALIGN = 8
+
+
+@dataclass(slots=True)
+class Packed:
+    """A packed tuple: the arena, its index (byte start, end per field), scalars, and views.
+
+    `views` is the same tuple type with every array replaced by a NumPy view into the arena,
+    so Python reads and writes the very memory the kernels use.
+    """
+
+    arena: np.ndarray
+    idx: np.ndarray
+    ints: np.ndarray
+    floats: np.ndarray
+    views: Any
+
+
+def pack(value: NamedTuple) -> Packed:
+    """Copy every array field of `value` into one aligned arena; keep scalars apart."""
+    fields = value._fields
+    sizes = []
+    for name in fields:
+        x = getattr(value, name)
+        sizes.append(np.ascontiguousarray(x).nbytes if isinstance(x, np.ndarray) else 0)
+    offsets = []
+    pos = 0
+    for size in sizes:
+        offsets.append(pos)
+        pos += -(-size // _ALIGN) * _ALIGN
+    arena = np.zeros(max(pos, _ALIGN), np.uint8)
+    idx = np.zeros((len(fields), 2), np.int64)
+    ints: list[int] = []
+    floats: list[float] = []
+    views = {}
+    for k, name in enumerate(fields):
+        x = getattr(value, name)
+        if isinstance(x, np.ndarray):
+            flat = np.ascontiguousarray(x).ravel()
+            start, end = offsets[k], offsets[k] + flat.nbytes
+            idx[k] = (start, end)
+            view = arena[start:end].view(flat.dtype)
+            view[:] = flat
+            views[name] = view
+        elif isinstance(x, bool | int | np.integer):
+            ints.append(int(x))
+            views[name] = x
+        else:
+            floats.append(float(x))
+            views[name] = x
+    return Packed(
+        arena=arena,
+        idx=idx,
+        ints=np.array(ints or [0], np.int64),
+        floats=np.array(floats or [0.0], np.float64),
+        views=type(value)(**views),
+    )
