@@ -30,7 +30,9 @@ def startup_seconds(runs: int = 3) -> list[float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = []
     for _ in range(runs):
-        res = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True, env=env, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", STARTUP], capture_output=True, text=True, env=env, check=True
+        )
         out.append(float(res.stdout.strip().splitlines()[-1]))
     return out
 
@@ -51,8 +53,10 @@ def main() -> None:
     print(f"headlines: {len(items)} from {args.news}")
 
     starts = startup_seconds()
-    print(f"start-up (import + load + compile + first score, fresh process): "
-          f"min {min(starts):.2f}s median {sorted(starts)[1]:.2f}s")
+    print(
+        f"start-up (import + load + compile + first score, fresh process): "
+        f"min {min(starts):.2f}s median {sorted(starts)[1]:.2f}s"
+    )
 
     scorer = Scorer.load()
     scorer.score_batch(items[:100])  # JIT warm-up
@@ -64,8 +68,10 @@ def main() -> None:
         total += len(batch)
     dt = time.perf_counter() - t0
     n_legs = int(batch.out.n_shocks.sum())
-    print(f"batch: {total / dt:,.0f} headlines/s on one core ({total} headlines, {dt:.2f}s; "
-          f"{n_legs} legs in the last pass; arrays out, no Shock objects)")
+    print(
+        f"batch: {total / dt:,.0f} headlines/s on one core ({total} headlines, {dt:.2f}s; "
+        f"{n_legs} legs in the last pass; arrays out, no Shock objects)"
+    )
 
     t0 = time.perf_counter()
     shocks = scorer.score_batch(items).shocks()
@@ -80,8 +86,10 @@ def main() -> None:
         scorer.score(item)
         lat[k] = time.perf_counter_ns() - t
     p50, p99, p999 = np.percentile(lat, [50, 99, 99.9]) / 1000
-    print(f"single headline end to end (text in, Shock out): p50 {p50:.1f} µs  p99 {p99:.1f} µs  "
-          f"p99.9 {p999:.1f} µs  max {lat.max() / 1000:.1f} µs over {lat.shape[0]} calls")
+    print(
+        f"single headline end to end (text in, Shock out): p50 {p50:.1f} µs  p99 {p99:.1f} µs  "
+        f"p99.9 {p999:.1f} µs  max {lat.max() / 1000:.1f} µs over {lat.shape[0]} calls"
+    )
 
     if not args.no_vader:
         try:

@@ -25,12 +25,20 @@ class ScoringSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    threshold: float = Field(0.15, gt=0, le=1, description="|score| at which strategies trade a leg")
-    max_chars: int = Field(2000, ge=16, description="headlines longer than this are cut (and say so)")
+    threshold: float = Field(
+        0.15, gt=0, le=1, description="|score| at which strategies trade a leg"
+    )
+    max_chars: int = Field(
+        2000, ge=16, description="headlines longer than this are cut (and say so)"
+    )
     max_shocks: int = Field(32, ge=1, le=512, description="most legs kept per headline")
     min_abs: float = Field(0.02, ge=0, lt=1, description="legs below this |score| are dropped")
-    novelty_window_hours: float = Field(24.0, ge=0, description="how far back near-duplicates count")
-    duplicate_distance: int = Field(3, ge=0, le=64, description="SimHash bits apart that count as a repeat")
+    novelty_window_hours: float = Field(
+        24.0, ge=0, description="how far back near-duplicates count"
+    )
+    duplicate_distance: int = Field(
+        3, ge=0, le=64, description="SimHash bits apart that count as a repeat"
+    )
     duplicate_factor: float = Field(0.25, ge=0, le=1, description="score multiplier for a repeat")
     novelty_ring: int = Field(4096, ge=16, description="recent headlines remembered for novelty")
 

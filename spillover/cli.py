@@ -99,7 +99,10 @@ def _print_shock(shock: Any, threshold: float) -> None:
     for leg in shock.legs:
         mark = "●" if abs(leg.score) >= threshold else ""
         table.add_row(
-            mark, leg.symbol, f"[{_color(leg.score)}]{leg.score:+.2f}[/]", leg.role,
+            mark,
+            leg.symbol,
+            f"[{_color(leg.score)}]{leg.score:+.2f}[/]",
+            leg.role,
             leg.path.split(": ", 1)[-1],
         )
     out.print(table)
@@ -109,8 +112,7 @@ def _print_shock(shock: Any, threshold: float) -> None:
 def _read_lines(source: str) -> Iterator[tuple[int, bytes]]:
     stream = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     try:
-        for n, line in enumerate(stream, 1):
-            yield n, line
+        yield from enumerate(stream, 1)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -119,18 +121,23 @@ def _read_lines(source: str) -> Iterator[tuple[int, bytes]]:
 @app.command()
 def score(
     text: Annotated[str | None, typer.Argument(help="Headline to score.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
     input_path: Annotated[
         str | None,
         typer.Option(
-            "--input", "-i",
+            "--input",
+            "-i",
             help="JSON-lines file of news objects (Alpaca's news shape works as is; needs 'headline'), "
             "or '-' for stdin. Writes one JSON line per input.",
         ),
     ] = None,
     date: Annotated[
         str | None,
-        typer.Option(help="When the headline was published (ISO date/time): picks the tickers in force then."),
+        typer.Option(
+            help="When the headline was published (ISO date/time): picks the tickers in force then."
+        ),
     ] = None,
     source: Annotated[str, typer.Option(help="News source, for its credibility weight.")] = "",
     config_dir: ConfigDir = None,
@@ -224,12 +231,19 @@ def _score_stream(scorer: Any, source: str) -> int:
 @app.command("eval")
 def eval_(
     cases: Annotated[
-        Path, typer.Option("--cases", help="Case file: JSON lines like ../shared/examples/headlines.jsonl.")
+        Path,
+        typer.Option(
+            "--cases", help="Case file: JSON lines like ../shared/examples/headlines.jsonl."
+        ),
     ],
-    json_out: Annotated[bool, typer.Option("--json", help="Print the totals as one JSON object.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the totals as one JSON object.")
+    ] = False,
     threshold: Annotated[
         float | None,
-        typer.Option(help="|score| needed for a hit (default: the trading threshold in default.toml)."),
+        typer.Option(
+            help="|score| needed for a hit (default: the trading threshold in default.toml)."
+        ),
     ] = None,
     config_dir: ConfigDir = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -255,7 +269,12 @@ def eval_(
                 "subjects": r.subjects,
                 "events": r.events,
                 "pairs": [
-                    {"symbol": p.symbol, "expected": p.expected, "score": round(p.score, 4), "ok": p.ok}
+                    {
+                        "symbol": p.symbol,
+                        "expected": p.expected,
+                        "score": round(p.score, 4),
+                        "ok": p.ok,
+                    }
                     for p in r.pairs
                 ],
                 "neutral": [
@@ -275,7 +294,9 @@ def eval_(
         for p in r.pairs:
             mark = "[green]✓[/]" if p.ok else "[red]✗[/]"
             unknown = " (unknown symbol)" if not p.known else ""
-            cells.append(f"{mark} {p.symbol} {'+' if p.expected > 0 else '-'} → {p.score:+.2f}{unknown}")
+            cells.append(
+                f"{mark} {p.symbol} {'+' if p.expected > 0 else '-'} → {p.score:+.2f}{unknown}"
+            )
         for p in r.neutrals:
             mark = "[green]✓[/]" if p.ok else "[red]✗[/]"
             cells.append(f"{mark} {p.symbol} neutral → {p.score:+.2f}")
@@ -291,7 +312,9 @@ def eval_(
 @universe_app.command("check")
 def universe_check(
     config_dir: ConfigDir = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print counts and problems as JSON.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print counts and problems as JSON.")
+    ] = False,
 ) -> None:
     """Validate companies, links, themes and the lexicon; print counts; exit 1 on problems.
 
@@ -315,7 +338,9 @@ def universe_check(
         _fail(exc)
     counts = dict(report.counts)
     counts["event types"] = len(lexicon.events)
-    counts["event patterns"] = sum(len(e.patterns) + len(e.patterns_passive) for e in lexicon.events)
+    counts["event patterns"] = sum(
+        len(e.patterns) + len(e.patterns_passive) for e in lexicon.events
+    )
     counts["symbols (all periods)"] = len(compiled.symbols)
     problems = sorted(set(report.problems))
     if json_out:
@@ -338,10 +363,14 @@ def universe_check(
 def run(
     news: Annotated[
         Path | None,
-        typer.Option(help="JSON-lines news to replay (default: the bundled sample configs/samples/news.jsonl)."),
+        typer.Option(
+            help="JSON-lines news to replay (default: the bundled sample configs/samples/news.jsonl)."
+        ),
     ] = None,
     config_dir: ConfigDir = None,
-    all_: Annotated[bool, typer.Option("--all", help="Also show headlines that move nothing.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Also show headlines that move nothing.")
+    ] = False,
 ) -> None:
     """Replay news through the scorer and show each shock (the daemon will grow from this)."""
     _setup_logging(False)

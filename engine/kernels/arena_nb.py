@@ -20,7 +20,9 @@ def _b(arena, idx, k):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def model_from_arena_nb(arena: np.ndarray, idx: np.ndarray, ip: np.ndarray, fp: np.ndarray) -> ModelArrays:
+def model_from_arena_nb(
+    arena: np.ndarray, idx: np.ndarray, ip: np.ndarray, fp: np.ndarray
+) -> ModelArrays:
     """Typed views of a packed `ModelArrays`; scalars come from ip (ints) and fp (floats)."""
     u64, i32, i8, f64, b1 = np.uint64, np.int32, np.int8, np.float64, np.bool_
     return ModelArrays(

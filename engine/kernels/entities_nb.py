@@ -115,8 +115,18 @@ def link_entities_nb(
                 break
             node = child
             p = _pick_payload_nb(
-                node, flags, i, j + 1, day, allow_bare,
-                node_pay_start, node_pay_end, pay_kind, pay_capmask, pay_from, pay_to,
+                node,
+                flags,
+                i,
+                j + 1,
+                day,
+                allow_bare,
+                node_pay_start,
+                node_pay_end,
+                pay_kind,
+                pay_capmask,
+                pay_from,
+                pay_to,
             )
             if p >= 0:
                 best = p

@@ -10,9 +10,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from engine.kernels.arena_nb import model_from_arena_nb, output_from_arena_nb, workspace_from_arena_nb
+from engine.kernels.arena_nb import (
+    model_from_arena_nb,
+    output_from_arena_nb,
+    workspace_from_arena_nb,
+)
 from engine.kernels.entities_nb import link_entities_nb, shouting_nb
-from engine.kernels.layout import MAX_EVENTS_OUT, MAX_SUBJECTS_OUT
+from engine.kernels.layout import MAX_EVENTS_OUT, MAX_SUBJECTS_OUT, ModelArrays, Output, Workspace
 from engine.kernels.patterns_nb import match_patterns_nb, token_terms_nb
 from engine.kernels.simhash_nb import nearest_recent_nb, simhash_nb
 from engine.kernels.tokenize_nb import BOUNDARY, tokenize_nb
@@ -30,16 +34,16 @@ ROLE_THEME = 7
 
 
 @njit(cache=True)
-def symbol_at_nb(m, company: int, day: int) -> int:
+def symbol_at_nb(m: ModelArrays, company: int, day: int) -> int:
     """Return the symbol id company traded under on `day`, or -1 if it was not listed."""
     for k in range(m.co_lst_ptr[company], m.co_lst_ptr[company + 1]):
         if m.lst_from[k] <= day <= m.lst_to[k]:
-            return m.lst_symbol[k]
+            return int(m.lst_symbol[k])
     return -1
 
 
 @njit(cache=True)
-def _touch_nb(ws, c: int) -> None:
+def _touch_nb(ws: Workspace, c: int) -> None:
     if not ws.is_touched[c]:
         ws.is_touched[c] = True
         ws.touched[ws.n_touched[0]] = c
@@ -49,7 +53,7 @@ def _touch_nb(ws, c: int) -> None:
 
 
 @njit(cache=True)
-def _add_nb(ws, c: int, value: float, role: int, via: int, event: int) -> None:
+def _add_nb(ws: Workspace, c: int, value: float, role: int, via: int, event: int) -> None:
     _touch_nb(ws, c)
     ws.score[c] += value
     a = abs(value)
@@ -61,7 +65,7 @@ def _add_nb(ws, c: int, value: float, role: int, via: int, event: int) -> None:
 
 
 @njit(cache=True)
-def _mentions_for_clause_nb(ws, n_men: int, clause: int, n_clauses: int) -> int:
+def _mentions_for_clause_nb(ws: Workspace, n_men: int, clause: int, n_clauses: int) -> int:
     """Return the clause whose mentions an event in `clause` applies to, or -1."""
     for d in range(n_clauses):
         for c in (clause - d, clause + d):
@@ -77,9 +81,9 @@ def _mentions_for_clause_nb(ws, n_men: int, clause: int, n_clauses: int) -> int:
 
 @njit(cache=True)
 def score_headline_nb(
-    m,
-    ws,
-    out,
+    m: ModelArrays,
+    ws: Workspace,
+    out: Output,
     row: int,
     buf: np.ndarray,
     start: int,
@@ -97,20 +101,55 @@ def score_headline_nb(
     allow_bare = not shouting_nb(ws.flags, n_tok)
     # 2. entities
     n_men = link_entities_nb(
-        ws.hashes, ws.flags, n_tok, day, allow_bare,
-        m.ent_keys, m.ent_vals, m.node_pay_start, m.node_pay_end,
-        m.pay_company, m.pay_kind, m.pay_capmask, m.pay_from, m.pay_to,
-        ws.men_co, ws.men_s, ws.men_e,
+        ws.hashes,
+        ws.flags,
+        n_tok,
+        day,
+        allow_bare,
+        m.ent_keys,
+        m.ent_vals,
+        m.node_pay_start,
+        m.node_pay_end,
+        m.pay_company,
+        m.pay_kind,
+        m.pay_capmask,
+        m.pay_from,
+        m.pay_to,
+        ws.men_co,
+        ws.men_s,
+        ws.men_e,
     )
     # 3. lexicon
     token_terms_nb(
-        buf, ws.tstart, ws.tend, ws.hashes, ws.flags, n_tok,
-        m.term_keys, m.term_vals, m.stem_keys, m.stem_vals, m.max_stem, ws.terms, ws.nterms,
+        buf,
+        ws.tstart,
+        ws.tend,
+        ws.hashes,
+        ws.flags,
+        n_tok,
+        m.term_keys,
+        m.term_vals,
+        m.stem_keys,
+        m.stem_vals,
+        m.max_stem,
+        ws.terms,
+        ws.nterms,
     )
     n_mt = match_patterns_nb(
-        ws.terms, ws.nterms, ws.flags, n_tok, m.term_pat_ptr, m.term_pat,
-        m.pat_slot_start, m.pat_slot_end, m.slot_gap, m.slot_term_ptr, m.slot_terms,
-        ws.mt_pat, ws.mt_s, ws.mt_e,
+        ws.terms,
+        ws.nterms,
+        ws.flags,
+        n_tok,
+        m.term_pat_ptr,
+        m.term_pat,
+        m.pat_slot_start,
+        m.pat_slot_end,
+        m.slot_gap,
+        m.slot_term_ptr,
+        m.slot_terms,
+        ws.mt_pat,
+        ws.mt_s,
+        ws.mt_e,
     )
     # 4. clauses and hedges
     for i in range(n_tok):
@@ -372,6 +411,16 @@ def score_batch_nb(
     out = output_from_arena_nb(out_arena, out_idx)
     for i in range(starts.shape[0]):
         score_headline_nb(
-            m, ws, out, i, buf, starts[i], ends[i], days[i], ts[i], source_w[i],
-            hint_co[hint_ptr[i] : hint_ptr[i + 1]], use_novelty,
+            m,
+            ws,
+            out,
+            i,
+            buf,
+            starts[i],
+            ends[i],
+            days[i],
+            ts[i],
+            source_w[i],
+            hint_co[hint_ptr[i] : hint_ptr[i + 1]],
+            use_novelty,
         )

@@ -74,12 +74,16 @@ def _event(raw: dict[str, Any], where: str) -> EventType:
         strength = float(raw["strength"])
         subject = float(raw.get("subject", 1.0))
     except (KeyError, TypeError, ValueError) as exc:
-        raise LexiconError(f"needs id, strength (number) and subject: {exc!r}", path=where) from None
+        raise LexiconError(
+            f"needs id, strength (number) and subject: {exc!r}", path=where
+        ) from None
     if not 0.0 < strength <= 1.0:
         raise LexiconError(f"{event_id}: strength {strength} must be in (0, 1]", path=where)
     negation = str(raw.get("negation", "flip"))
     if negation not in ("flip", "cancel"):
-        raise LexiconError(f"{event_id}: negation {negation!r} must be 'flip' or 'cancel'", path=where)
+        raise LexiconError(
+            f"{event_id}: negation {negation!r} must be 'flip' or 'cancel'", path=where
+        )
     propagate = _relations(raw.get("propagate"), where)
     return EventType(
         id=event_id,
@@ -121,6 +125,8 @@ def load_lexicon(root: Path) -> Lexicon:
         negation_window=int(negation.get("window", 3)),
         boundaries=[str(p) for p in dict(mods.get("boundary", {})).get("patterns", [])],
         source_default=float(source.get("default", 1.0)),
-        source_weights={str(k).lower(): float(v) for k, v in dict(source.get("weights", {})).items()},
+        source_weights={
+            str(k).lower(): float(v) for k, v in dict(source.get("weights", {})).items()
+        },
     )
     return Lexicon(events=events, modifiers=modifiers)

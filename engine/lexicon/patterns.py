@@ -52,7 +52,9 @@ def parse_pattern(text: str, where: str = "") -> Pattern:
         try:
             weight = float(w)
         except ValueError:
-            raise LexiconError(f"pattern {text!r}: '@{w}' is not a confidence number", path=where) from None
+            raise LexiconError(
+                f"pattern {text!r}: '@{w}' is not a confidence number", path=where
+            ) from None
         if not 0.0 < weight <= 1.0:
             raise LexiconError(f"pattern {text!r}: confidence must be in (0, 1]", path=where)
     slots: list[Slot] = []
@@ -64,7 +66,9 @@ def parse_pattern(text: str, where: str = "") -> Pattern:
             try:
                 gap = int(part[1:])
             except ValueError:
-                raise LexiconError(f"pattern {text!r}: '{part}' must be ~N with N a number", path=where) from None
+                raise LexiconError(
+                    f"pattern {text!r}: '{part}' must be ~N with N a number", path=where
+                ) from None
             if not 0 <= gap <= MAX_GAP:
                 raise LexiconError(f"pattern {text!r}: gap {gap} must be 0..{MAX_GAP}", path=where)
             continue

@@ -41,7 +41,7 @@ def pack(value: NamedTuple) -> Packed:
     idx = np.zeros((len(fields), 2), np.int64)
     ints: list[int] = []
     floats: list[float] = []
-    views = {}
+    views: dict[str, Any] = {}
     for k, name in enumerate(fields):
         x = getattr(value, name)
         if isinstance(x, np.ndarray):
@@ -62,5 +62,5 @@ def pack(value: NamedTuple) -> Packed:
         idx=idx,
         ints=np.array(ints or [0], np.int64),
         floats=np.array(floats or [0.0], np.float64),
-        views=type(value)(**views),
+        views=type(value)(**views),  # type: ignore[call-overload]
     )

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.lexicon import Lexicon, Pattern, parse_pattern
 from engine.kernels.layout import ModelArrays
+from engine.lexicon import Lexicon, Pattern, parse_pattern
 from engine.text.normalize import normalize
 from engine.text.tokens import CAP, CASHTAG, fnv1a, tokenize, word_hash
 from engine.universe import RELATIONS, Universe
@@ -99,15 +99,21 @@ def _compile_entities(universe: Universe, problems: list[str]) -> tuple[_Trie, l
             min(x.valid_from for x in company.listings),
             max(x.valid_to for x in company.listings),
         )
-        texts: list[tuple[str, int, int]] = [(v, MIN_DAY, MAX_DAY) for v in name_variants(company.name)]
+        texts: list[tuple[str, int, int]] = [
+            (v, MIN_DAY, MAX_DAY) for v in name_variants(company.name)
+        ]
         texts += [(a.text, a.valid_from, a.valid_to) for a in company.aliases]
         for raw_text, lo, hi in texts:
             text = normalize(raw_text)[0]
             toks = [t for t in tokenize(text) if not t.flags & CASHTAG]
             if not toks or len(toks) > MAX_ALIAS_TOKENS:
-                problems.append(f"{company.origin}: alias {text!r} of {company.symbol} has no usable words")
+                problems.append(
+                    f"{company.origin}: alias {text!r} of {company.symbol} has no usable words"
+                )
                 continue
-            capmask = sum(1 << k for k, t in enumerate(toks) if t.flags & CAP and text[t.start].isupper())
+            capmask = sum(
+                1 << k for k, t in enumerate(toks) if t.flags & CAP and text[t.start].isupper()
+            )
             trie.add([t.hash for t in toks], (c, KIND_NAME, capmask, lo, hi))
         tickers = [(x.symbol, x.valid_from, x.valid_to) for x in company.listings]
         tickers += [(s, span[0], span[1]) for s in company.other_symbols]
@@ -115,7 +121,9 @@ def _compile_entities(universe: Universe, problems: list[str]) -> tuple[_Trie, l
             sym_id.setdefault(sym, len(symbols))
             if sym_id[sym] == len(symbols):
                 symbols.append(sym)
-            trie.add([fnv1a(b"$" + sym.lower().encode("ascii", "replace"))], (c, KIND_CASHTAG, 0, lo, hi))
+            trie.add(
+                [fnv1a(b"$" + sym.lower().encode("ascii", "replace"))], (c, KIND_CASHTAG, 0, lo, hi)
+            )
             toks = tokenize(sym)
             if len(toks) == 1 and (len(sym) < 2 or sym in universe.ticker_stopwords):
                 continue
@@ -129,7 +137,9 @@ def _flatten_trie(trie: _Trie) -> dict[str, np.ndarray]:
         for h, child in children.items():
             edges[edge_key(node, h)] = child
     keys, vals = _table(edges)
-    starts, ends, rows = [], [], []
+    starts: list[int] = []
+    ends: list[int] = []
+    rows: list[tuple[int, int, int, int, int]] = []
     for payloads in trie.payloads:
         starts.append(len(rows))
         # prefer names, then cashtags, then bare tickers; most recent validity first
@@ -168,8 +178,11 @@ def _compile_patterns(rows: list[_PatternRow]) -> dict[str, np.ndarray | int]:
     stems = {word_hash(w): i for (w, stem), i in term_id.items() if stem}
     max_stem = max([len(w) for (w, stem) in term_id if stem] or [3])
     firsts: list[list[int]] = [[] for _ in term_id]
-    slot_gap, slot_ptr, slot_terms = [], [0], []
-    pat_slot_start, pat_slot_end = [], []
+    slot_gap: list[int] = []
+    slot_ptr: list[int] = [0]
+    slot_terms: list[int] = []
+    pat_slot_start: list[int] = []
+    pat_slot_end: list[int] = []
     for p, row in enumerate(rows):
         pat_slot_start.append(len(slot_gap))
         for k, slot in enumerate(row.pattern.slots):
@@ -251,7 +264,9 @@ def _compile_graph(universe: Universe, problems: list[str]) -> dict[str, np.ndar
             put(src, dst, rel[link.type], link.weight)
             put(dst, src, rel[link.type], link.weight)
     ordered = sorted(edges.items())
-    counts = np.bincount([a for (a, _, _), _ in ordered], minlength=n) if ordered else np.zeros(n, int)
+    counts = (
+        np.bincount([a for (a, _, _), _ in ordered], minlength=n) if ordered else np.zeros(n, int)
+    )
     ptr = np.zeros(n + 1, np.int32)
     ptr[1:] = np.cumsum(counts)
     return {
@@ -288,11 +303,15 @@ def _compile_events(lexicon: Lexicon) -> dict[str, np.ndarray]:
         "ev_object": np.array([e.object for e in events], np.float64),
         "ev_cancel": np.array([e.cancel_on_negation for e in events], np.bool_),
         "ev_prop": np.array([e.propagate[r] for e in events for r in RELATIONS], np.float64),
-        "ev_prop_obj": np.array([e.propagate_object[r] for e in events for r in RELATIONS], np.float64),
+        "ev_prop_obj": np.array(
+            [e.propagate_object[r] for e in events for r in RELATIONS], np.float64
+        ),
     }
 
 
-def compile_model(universe: Universe, lexicon: Lexicon, params: ScoringParams | None = None) -> Compiled:
+def compile_model(
+    universe: Universe, lexicon: Lexicon, params: ScoringParams | None = None
+) -> Compiled:
     """Compile everything; rows that cannot be used are skipped and listed in `problems`."""
     params = params or ScoringParams()
     problems = list(universe.problems)

@@ -110,7 +110,9 @@ def read_cases(path: Path) -> list[Case]:
                 )
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InputError(f"{path}:{n}: not a case ({exc}); see ../shared/examples/README.md") from None
+            raise InputError(
+                f"{path}:{n}: not a case ({exc}); see ../shared/examples/README.md"
+            ) from None
     return cases
 
 
@@ -129,11 +131,11 @@ def evaluate(scorer: Scorer, cases: list[Case], threshold: float | None = None) 
             company = find(leg.symbol)
             by_company[company.symbol if company else leg.symbol] = leg.score
 
-        def score_for(symbol: str) -> tuple[float, bool]:
+        def score_for(symbol: str, scores: dict[str, float] = by_company) -> tuple[float, bool]:
             company = find(symbol)
             if company is None:
                 return 0.0, False
-            return by_company.get(company.symbol, 0.0), True
+            return scores.get(company.symbol, 0.0), True
 
         pairs = []
         for symbol, sign in case.expect.items():
@@ -144,5 +146,7 @@ def evaluate(scorer: Scorer, cases: list[Case], threshold: float | None = None) 
         for symbol in case.neutral:
             score, known = score_for(symbol)
             neutrals.append(PairResult(symbol, 0, score, abs(score) < threshold, known))
-        results.append(CaseResult(case, pairs, neutrals, shock.subjects, [e.id for e in shock.events]))
+        results.append(
+            CaseResult(case, pairs, neutrals, shock.subjects, [e.id for e in shock.events])
+        )
     return EvalReport(threshold, results)

@@ -24,7 +24,7 @@ from engine.text.tokens import (
     tokenize,
 )
 from engine.universe import RELATIONS, Universe
-from engine.universe.model import MIN_DAY, MAX_DAY, name_variants
+from engine.universe.model import MAX_DAY, MIN_DAY, name_variants
 
 NAME, TICKER, CASH = 0, 1, 2
 EVENT, THEME, HEDGE, NEGATION, BOUNDARY_PAT = 0, 1, 2, 3, 4
@@ -64,9 +64,13 @@ class Match:
 class ReferenceScorer:
     """Scores one headline with dicts and lists."""
 
-    def __init__(self, universe: Universe, lexicon: Lexicon, params: ScoringParams | None = None) -> None:
+    def __init__(
+        self, universe: Universe, lexicon: Lexicon, params: ScoringParams | None = None
+    ) -> None:
         self.u, self.lex, self.p = universe, lexicon, params or ScoringParams()
-        self.aliases: dict[tuple[int, ...], list[tuple[int, int, int, int, int]]] = defaultdict(list)
+        self.aliases: dict[tuple[int, ...], list[tuple[int, int, int, int, int]]] = defaultdict(
+            list
+        )
         for c, company in enumerate(universe.companies):
             lo_all = min(x.valid_from for x in company.listings)
             hi_all = max(x.valid_to for x in company.listings)
@@ -77,12 +81,16 @@ class ReferenceScorer:
                 toks = [t for t in tokenize(text) if not t.flags & CASHTAG]
                 if not toks or len(toks) > 8:
                     continue
-                mask = sum(1 << k for k, t in enumerate(toks) if t.flags & CAP and text[t.start].isupper())
+                mask = sum(
+                    1 << k for k, t in enumerate(toks) if t.flags & CAP and text[t.start].isupper()
+                )
                 self._alias(tuple(t.hash for t in toks), (c, NAME, mask, lo, hi))
             tickers = [(x.symbol, x.valid_from, x.valid_to) for x in company.listings]
             tickers += [(s, lo_all, hi_all) for s in company.other_symbols]
             for sym, lo, hi in tickers:
-                self._alias((fnv1a(b"$" + sym.lower().encode("ascii", "replace")),), (c, CASH, 0, lo, hi))
+                self._alias(
+                    (fnv1a(b"$" + sym.lower().encode("ascii", "replace")),), (c, CASH, 0, lo, hi)
+                )
                 toks = tokenize(sym)
                 if len(toks) == 1 and (len(sym) < 2 or sym in universe.ticker_stopwords):
                     continue
@@ -238,18 +246,22 @@ class ReferenceScorer:
             clause.append(c)
         n_clauses = c + 1 if tokens else 0
         # occurrences
-        occ: dict[tuple[int, int], list[float]] = {}
+        occ: dict[tuple[int, int], tuple[float, int, int, bool]] = {}
         order: list[tuple[int, int]] = []
         window = self.lex.modifiers.negation_window
         for m in matches:
-            pat, kind, e, weight, passive = self.rows[m.row]
+            _, kind, e, weight, passive = self.rows[m.row]
             if kind != EVENT:
                 continue
             factor = 1.0
             for q in matches:
                 if self.rows[q.row][1] != NEGATION:
                     continue
-                if q.end < m.start and m.start - q.end <= window and clause[q.end] == clause[m.start]:
+                if (
+                    q.end < m.start
+                    and m.start - q.end <= window
+                    and clause[q.end] == clause[m.start]
+                ):
                     factor = 0.0 if self.lex.events[e].cancel_on_negation else -0.5
                     break
             if factor == 0.0:
@@ -258,9 +270,9 @@ class ReferenceScorer:
             key = (e, clause[m.start])
             if key in occ:
                 if abs(w) > abs(occ[key][0]):
-                    occ[key] = [w, m.start, m.end, passive]
+                    occ[key] = (w, m.start, m.end, passive)
             else:
-                occ[key] = [w, m.start, m.end, passive]
+                occ[key] = (w, m.start, m.end, passive)
                 order.append(key)
         alive = {key: True for key in order}
         for key in order:
@@ -271,10 +283,9 @@ class ReferenceScorer:
                 ow, os_, oe, _ = occ[other]
                 if os_ > t_end or s > oe:
                     continue
-                stronger = (
-                    self.lex.events[other[0]].strength * abs(ow)
-                    > self.lex.events[key[0]].strength * abs(w)
-                )
+                stronger = self.lex.events[other[0]].strength * abs(ow) > self.lex.events[
+                    key[0]
+                ].strength * abs(w)
                 if oe - os_ > t_end - s or (oe - os_ == t_end - s and stronger):
                     alive[key] = False
                     break
@@ -330,7 +341,7 @@ class ReferenceScorer:
                     score[nbr] += value * mult * w
         seen_themes: set[int] = set()
         for m in matches:
-            pat, kind, th, weight, _ = self.rows[m.row]
+            _, kind, th, weight, _ = self.rows[m.row]
             if kind != THEME:
                 continue
             theme = self.u.themes[th]
@@ -339,9 +350,9 @@ class ReferenceScorer:
                 continue
             seen_themes.add(th)
             for sym, mw in theme.members.items():
-                co = self.u.by_symbol.get(sym)
-                if co is not None:
-                    score[co] += theme.strength * pol * weight * mw
+                member = self.u.by_symbol.get(sym)
+                if member is not None:
+                    score[member] += theme.strength * pol * weight * mw
         factor = 1.0
         if novelty and tokens:
             h = simhash([t.hash for t in tokens])
@@ -358,4 +369,3 @@ class ReferenceScorer:
             if abs(v) >= self.p.min_abs and self.u.companies[co].symbol_on(day) is not None:
                 out[co] = v
         return out
-

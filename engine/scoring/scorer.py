@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from engine.kernels.layout import (
+    MAX_EVENTS_OUT,
+    MAX_SUBJECTS_OUT,
+    Output,
+    new_output,
+    new_workspace,
+)
 from engine.kernels.score_nb import score_batch_nb
 from engine.lexicon import Lexicon, load_lexicon
 from engine.news import NewsItem
 from engine.paths import config_dir as default_config_dir
 from engine.scoring.arena import Packed, pack
 from engine.scoring.compile import Compiled, ScoringParams, compile_model
-from engine.kernels.layout import MAX_EVENTS_OUT, MAX_SUBJECTS_OUT, Output, new_output, new_workspace
 from engine.scoring.shock import ROLE_NAMES, EventHit, Shock, ShockLeg
 from engine.settings import ScoringSettings
 from engine.text.normalize import normalize
@@ -93,8 +99,10 @@ class Scorer:
         for problem in self.compiled.problems[:20]:
             log.warning("universe: %s", problem)
         if len(self.compiled.problems) > 20:
-            log.warning("universe: %d more problems; run `spillover universe check`",
-                        len(self.compiled.problems) - 20)
+            log.warning(
+                "universe: %d more problems; run `spillover universe check`",
+                len(self.compiled.problems) - 20,
+            )
         self._model = pack(self.compiled.arrays)
         self._ws = pack(new_workspace(len(universe.companies), self.settings.novelty_ring))
         self._one = _SingleBuffers(pack(new_output(1, self.settings.max_shocks)))
@@ -102,7 +110,9 @@ class Scorer:
         self._source_default = lexicon.modifiers.source_default
 
     @classmethod
-    def load(cls, config_dir: Path | None = None, settings: ScoringSettings | None = None) -> Scorer:
+    def load(
+        cls, config_dir: Path | None = None, settings: ScoringSettings | None = None
+    ) -> Scorer:
         """Load the universe and lexicon from `config_dir` (default: the project's `configs/`)."""
         root = config_dir or default_config_dir()
         return cls(load_universe(root / "universe"), load_lexicon(root / "lexicon"), settings)
@@ -142,9 +152,23 @@ class Scorer:
         one.hint_ptr[1] = n_hints
         m, ws, out = self._model, self._ws, one.out
         score_batch_nb(
-            m.arena, m.idx, m.ints, m.floats, ws.arena, ws.idx, out.arena, out.idx,
-            np.frombuffer(text.encode("ascii") or b"\0", np.uint8), one.starts, one.ends, one.days,
-            one.ts, one.weights, one.hint_ptr, one.hints, novelty,
+            m.arena,
+            m.idx,
+            m.ints,
+            m.floats,
+            ws.arena,
+            ws.idx,
+            out.arena,
+            out.idx,
+            np.frombuffer(text.encode("ascii") or b"\0", np.uint8),
+            one.starts,
+            one.ends,
+            one.days,
+            one.ts,
+            one.weights,
+            one.hint_ptr,
+            one.hints,
+            novelty,
         )
         batch = ShockBatch(self, (item,), [text], [cut], one.days, out)
         return self._shock_from_row(batch, 0)
@@ -178,13 +202,31 @@ class Scorer:
         out = pack(new_output(len(items), self.settings.max_shocks))
         m, ws = self._model, self._ws
         score_batch_nb(
-            m.arena, m.idx, m.ints, m.floats, ws.arena, ws.idx, out.arena, out.idx,
-            buf, starts, ends, days, ts, weights, hint_ptr, hint_co, novelty,
+            m.arena,
+            m.idx,
+            m.ints,
+            m.floats,
+            ws.arena,
+            ws.idx,
+            out.arena,
+            out.idx,
+            buf,
+            starts,
+            ends,
+            days,
+            ts,
+            weights,
+            hint_ptr,
+            hint_co,
+            novelty,
         )
         return ShockBatch(self, items, texts, truncated, days, out)
 
     def _symbol_on(self, company: int, day: int) -> str:
-        return self.universe.companies[company].symbol_on(day) or self.compiled.company_symbols[company]
+        return (
+            self.universe.companies[company].symbol_on(day)
+            or self.compiled.company_symbols[company]
+        )
 
     def _shock_from_row(self, batch: ShockBatch, i: int) -> Shock:
         out, c = batch.out, self.compiled
@@ -202,8 +244,12 @@ class Scorer:
         row = slice(i * k_max, i * k_max + int(out.n_shocks[i]))
         legs: list[ShockLeg] = []
         for sym_id, score, role, via, event in zip(
-            out.sh_symbol[row].tolist(), out.sh_score[row].tolist(), out.sh_role[row].tolist(),
-            out.sh_via[row].tolist(), out.sh_event[row].tolist(), strict=True,
+            out.sh_symbol[row].tolist(),
+            out.sh_score[row].tolist(),
+            out.sh_role[row].tolist(),
+            out.sh_via[row].tolist(),
+            out.sh_event[row].tolist(),
+            strict=True,
         ):
             symbol = c.symbols[sym_id]
             label = c.event_labels[event] if event >= 0 else ""
@@ -213,7 +259,11 @@ class Scorer:
                 why = f"theme '{c.theme_names[via]}'"
             else:
                 why = f"{RELATIONS[role - 2]} of {self._symbol_on(via, day)} × {label}"
-            legs.append(ShockLeg(symbol, score, ROLE_NAMES[role], f"{symbol} {score:+.2f}: {why}{scale_note}"))
+            legs.append(
+                ShockLeg(
+                    symbol, score, ROLE_NAMES[role], f"{symbol} {score:+.2f}: {why}{scale_note}"
+                )
+            )
         ev = slice(i * MAX_EVENTS_OUT, i * MAX_EVENTS_OUT + int(out.n_events[i]))
         events = [
             EventHit(c.event_ids[e], c.event_labels[e], conf_e)
@@ -237,4 +287,3 @@ class Scorer:
             truncated=batch.truncated[i],
             notes=notes,
         )
-

@@ -20,7 +20,12 @@ class ShockLeg(msgspec.Struct, frozen=True):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON shape `{"symbol", "score", "role", "path"}`."""
-        return {"symbol": self.symbol, "score": round(self.score, 4), "role": self.role, "path": self.path}
+        return {
+            "symbol": self.symbol,
+            "score": round(self.score, 4),
+            "role": self.role,
+            "path": self.path,
+        }
 
 
 class EventHit(msgspec.Struct, frozen=True):

@@ -83,7 +83,9 @@ def tokenize(text: str | bytes, max_tokens: int = MAX_TOKENS) -> list[Token]:
                 j -= 1
             sym = _lower(buf[i + 1 : j]).replace(b"-", b".")
             flags = CASHTAG | CAP | UPPER | (BOUNDARY if boundary else 0)
-            tokens.append(Token(fnv1a(b"$" + sym), flags, i, j, "$" + sym.decode("ascii", "replace")))
+            tokens.append(
+                Token(fnv1a(b"$" + sym), flags, i, j, "$" + sym.decode("ascii", "replace"))
+            )
             boundary = False
             i = j
             continue
@@ -110,7 +112,11 @@ def tokenize(text: str | bytes, max_tokens: int = MAX_TOKENS) -> list[Token]:
                 flags |= UPPER
             if boundary:
                 flags |= BOUNDARY
-            tokens.append(Token(fnv1a(_lower(word)), flags, start, end, _lower(word).decode("ascii", "replace")))
+            tokens.append(
+                Token(
+                    fnv1a(_lower(word)), flags, start, end, _lower(word).decode("ascii", "replace")
+                )
+            )
             boundary = False
             i = j
             continue

@@ -1,5 +1,6 @@
 """The universe: companies with point-in-time listings, typed links and themes, loaded from data."""
 
+from engine.universe.load import load_universe
 from engine.universe.model import (
     LINK_TYPES,
     MAX_DAY,
@@ -14,7 +15,6 @@ from engine.universe.model import (
     Universe,
     day_of,
 )
-from engine.universe.load import load_universe
 
 __all__ = [
     "LINK_TYPES",

@@ -27,7 +27,7 @@ def alias_collisions(universe: Universe) -> list[str]:
     owners: dict[tuple[str, ...], list[tuple[str, int, int, str]]] = defaultdict(list)
     for company in universe.companies:
         seen: set[tuple[str, ...]] = set()
-        texts = [(v, -10**9, 10**9) for v in name_variants(company.name)]
+        texts = [(v, -(10**9), 10**9) for v in name_variants(company.name)]
         texts += [(a.text, a.valid_from, a.valid_to) for a in company.aliases]
         for text, lo, hi in texts:
             key = _alias_key(text)
@@ -57,7 +57,9 @@ def duplicate_links(universe: Universe) -> list[str]:
             a, b = b, a
         key = (a, b, link.type)
         if key in seen:
-            out.append(f"{link.origin}: duplicate {link.type} link {link.source}-{link.target} (first at {seen[key]})")
+            out.append(
+                f"{link.origin}: duplicate {link.type} link {link.source}-{link.target} (first at {seen[key]})"
+            )
         else:
             seen[key] = link.origin
         if link.source == link.target:

@@ -57,7 +57,9 @@ def _period(text: str, where: str) -> tuple[str, int, int]:
         return name.strip(), MIN_DAY, MAX_DAY
     lo, sep, hi = period.partition("..")
     if not sep:
-        raise UniverseError(f"bad period in {text!r}: write NAME@YYYY-MM-DD..YYYY-MM-DD", path=where)
+        raise UniverseError(
+            f"bad period in {text!r}: write NAME@YYYY-MM-DD..YYYY-MM-DD", path=where
+        )
     return name.strip(), _day(lo, MIN_DAY, where), _day(hi, MAX_DAY, where)
 
 
@@ -117,7 +119,9 @@ def _load_companies(folder: Path, problems: list[str]) -> list[Company]:
                 problems.append(str(exc))
                 continue
             if company.symbol in seen:
-                problems.append(f"{where}: duplicate symbol {company.symbol} (first at {seen[company.symbol]})")
+                problems.append(
+                    f"{where}: duplicate symbol {company.symbol} (first at {seen[company.symbol]})"
+                )
                 continue
             if company.sector not in SECTORS:
                 problems.append(
@@ -170,7 +174,9 @@ def _load_themes(path: Path, problems: list[str]) -> list[Theme]:
     for k, raw in enumerate(data.get("theme", [])):
         where = f"{path}: theme #{k + 1} ({raw.get('id', '?')})"
         try:
-            members = {normalize_symbol(s): float(w) for s, w in dict(raw.get("members", {})).items()}
+            members = {
+                normalize_symbol(s): float(w) for s, w in dict(raw.get("members", {})).items()
+            }
             themes.append(
                 Theme(
                     id=str(raw["id"]),
@@ -195,7 +201,9 @@ def load_universe(root: Path) -> Universe:
     cannot be read at all raises `UniverseError`.
     """
     if not (root / "companies").is_dir():
-        raise UniverseError("no companies/ folder: point the config dir at configs/", path=str(root))
+        raise UniverseError(
+            "no companies/ folder: point the config dir at configs/", path=str(root)
+        )
     problems: list[str] = []
     companies = _load_companies(root / "companies", problems)
     links = _load_links(root / "links", problems) if (root / "links").is_dir() else []

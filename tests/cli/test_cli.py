@@ -10,7 +10,9 @@ from pathlib import Path
 from tests.conftest import MINI
 
 
-def run(*args: str, stdin: bytes | None = None, config: Path = MINI) -> subprocess.CompletedProcess[bytes]:
+def run(
+    *args: str, stdin: bytes | None = None, config: Path = MINI
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "spillover", *args, "--config-dir", str(config)],
         input=stdin,
@@ -30,7 +32,9 @@ def test_score_prints_a_table_with_the_spillover_legs() -> None:
 
 
 def test_score_json_has_the_documented_shape_sorted_by_magnitude() -> None:
-    res = run("score", "--json", "Cisco to buy Splunk for $28 billion in cash", "--date", "2023-09-21")
+    res = run(
+        "score", "--json", "Cisco to buy Splunk for $28 billion in cash", "--date", "2023-09-21"
+    )
     obj = json.loads(res.stdout)
     assert {"subjects", "events", "shocks"} <= obj.keys()
     assert obj["subjects"] == ["CSCO", "SPLK"] and obj["events"] == ["acquisition"]
@@ -64,7 +68,12 @@ def test_score_input_reports_bad_lines_scores_the_rest_and_exits_1(tmp_path: Pat
 
 
 def test_score_reads_stdin_with_dash() -> None:
-    res = run("score", "--input", "-", stdin=b'{"headline": "Splunk to be acquired by Cisco", "created_at": "2023-09-21"}\n')
+    res = run(
+        "score",
+        "--input",
+        "-",
+        stdin=b'{"headline": "Splunk to be acquired by Cisco", "created_at": "2023-09-21"}\n',
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["shocks"][0]["symbol"] == "SPLK"
 
@@ -87,17 +96,44 @@ def test_user_mistakes_get_one_line_errors_not_tracebacks() -> None:
 def test_eval_reports_accuracy_and_neutral_false_positives(tmp_path: Path) -> None:
     cases = tmp_path / "cases.jsonl"
     cases.write_text(
-        json.dumps({"id": "a", "created_at": "2023-09-21T11:00:00Z", "headline": "Cisco to buy Splunk",
-                    "expect": {"SPLK": 1, "CSCO": -1}}) + "\n"
-        + json.dumps({"id": "b", "created_at": "2023-09-21T11:00:00Z", "headline": "Cisco to buy Splunk",
-                      "expect": {"SPLK": -1}}) + "\n"
-        + json.dumps({"id": "n", "created_at": "2025-01-01T00:00:00Z", "headline": "Apple to hold a meeting",
-                      "expect": {}, "neutral": ["AAPL"]}) + "\n"
+        json.dumps(
+            {
+                "id": "a",
+                "created_at": "2023-09-21T11:00:00Z",
+                "headline": "Cisco to buy Splunk",
+                "expect": {"SPLK": 1, "CSCO": -1},
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "id": "b",
+                "created_at": "2023-09-21T11:00:00Z",
+                "headline": "Cisco to buy Splunk",
+                "expect": {"SPLK": -1},
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "id": "n",
+                "created_at": "2025-01-01T00:00:00Z",
+                "headline": "Apple to hold a meeting",
+                "expect": {},
+                "neutral": ["AAPL"],
+            }
+        )
+        + "\n"
     )
     res = run("eval", "--cases", str(cases), "--json")
     obj = json.loads(res.stdout)
-    assert {k: obj[k] for k in ("pairs", "correct", "neutral_pairs", "neutral_false_positives")} == {
-        "pairs": 3, "correct": 2, "neutral_pairs": 1, "neutral_false_positives": 0,
+    assert {
+        k: obj[k] for k in ("pairs", "correct", "neutral_pairs", "neutral_false_positives")
+    } == {
+        "pairs": 3,
+        "correct": 2,
+        "neutral_pairs": 1,
+        "neutral_false_positives": 0,
     }
     assert obj["accuracy"] == round(2 / 3, 4)
     strict = json.loads(run("eval", "--cases", str(cases), "--json", "--threshold", "0.95").stdout)

@@ -3,11 +3,14 @@
 import numpy as np
 from numba import njit
 
-from engine.kernels.arena_nb import model_from_arena_nb, output_from_arena_nb, workspace_from_arena_nb
+from engine.kernels.arena_nb import (
+    model_from_arena_nb,
+    output_from_arena_nb,
+    workspace_from_arena_nb,
+)
 from engine.kernels.layout import new_output, new_workspace
 from engine.scoring import Scorer
 from engine.scoring.arena import pack
-
 
 
 def assert_same(original: object, viewed: object, name: str) -> None:
@@ -48,7 +51,10 @@ def test_workspace_and_output_round_trip() -> None:
         return output_from_arena_nb(arena, idx)
 
     pw, po = pack(ws), pack(out)
-    for original, viewed in ((ws, unpack_ws(pw.arena, pw.idx)), (out, unpack_out(po.arena, po.idx))):
+    for original, viewed in (
+        (ws, unpack_ws(pw.arena, pw.idx)),
+        (out, unpack_out(po.arena, po.idx)),
+    ):
         for name in original._fields:
             assert_same(getattr(original, name), getattr(viewed, name), name)
 

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from engine.kernels.tokenize_nb import tokenize_nb
 from engine.text import normalize, tokenize
 
-ALPHABET = st.sampled_from(list("abcXYZ09 $#'.-;|!?&,:()") + ["Apple", "$AAPL", " - ", "'s", "U.S. "])
+ALPHABET = st.sampled_from([*"abcXYZ09 $#'.-;|!?&,:()", "Apple", "$AAPL", " - ", "'s", "U.S. "])
 
 
 def kernel_tokens(text: str) -> list[tuple[int, int, int, int]]:

@@ -15,9 +15,13 @@ def agree(scorer: Scorer, ref: ReferenceScorer, headline: str, when: str) -> Non
     from engine.news import news_from_mapping
 
     day = day_of(when)
-    shock = scorer.score(news_from_mapping({"headline": headline, "created_at": when}), novelty=False)
+    shock = scorer.score(
+        news_from_mapping({"headline": headline, "created_at": when}), novelty=False
+    )
     kernel = {leg.symbol: leg.score for leg in shock.legs}
-    expected = {scorer.universe.companies[c].symbol_on(day): v for c, v in ref.score(headline, day).items()}
+    expected = {
+        scorer.universe.companies[c].symbol_on(day): v for c, v in ref.score(headline, day).items()
+    }
     top = dict(sorted(expected.items(), key=lambda kv: -abs(kv[1]))[: scorer.settings.max_shocks])
     assert kernel.keys() == top.keys(), headline
     for sym, v in top.items():
@@ -30,14 +34,47 @@ def mini_ref(mini_scorer: Scorer) -> ReferenceScorer:
 
 
 WORDS = [
-    "Meta", "Facebook", "Cisco", "Splunk", "Apple", "iPhone", "$MU", "$FB", "MU", "CRWV", "Micron",
-    "to", "buy", "be", "acquired", "by", "sell", "spare", "capacity", "computing", "bans", "not",
-    "denies", "reportedly", "while", "but", ";", "-", "its", "the", "'s", "and", "Berkshire",
+    "Meta",
+    "Facebook",
+    "Cisco",
+    "Splunk",
+    "Apple",
+    "iPhone",
+    "$MU",
+    "$FB",
+    "MU",
+    "CRWV",
+    "Micron",
+    "to",
+    "buy",
+    "be",
+    "acquired",
+    "by",
+    "sell",
+    "spare",
+    "capacity",
+    "computing",
+    "bans",
+    "not",
+    "denies",
+    "reportedly",
+    "while",
+    "but",
+    ";",
+    "-",
+    "its",
+    "the",
+    "'s",
+    "and",
+    "Berkshire",
 ]
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(WORDS), max_size=25).map(" ".join), st.sampled_from(["2014-05-01", "2025-06-01"]))
+@given(
+    st.lists(st.sampled_from(WORDS), max_size=25).map(" ".join),
+    st.sampled_from(["2014-05-01", "2025-06-01"]),
+)
 def test_mini_universe_agrees_on_generated_headlines(
     mini_scorer: Scorer, mini_ref: ReferenceScorer, headline: str, when: str
 ) -> None:
@@ -49,8 +86,13 @@ def full_ref(scorer: Scorer) -> ReferenceScorer:
     return ReferenceScorer(scorer.universe, scorer.lexicon)
 
 
-def test_full_universe_agrees_on_examples_and_real_news(scorer: Scorer, full_ref: ReferenceScorer) -> None:
-    rows = [orjson.loads(x) for x in shared_path("examples", "headlines.jsonl").read_bytes().splitlines()]
+def test_full_universe_agrees_on_examples_and_real_news(
+    scorer: Scorer, full_ref: ReferenceScorer
+) -> None:
+    rows = [
+        orjson.loads(x)
+        for x in shared_path("examples", "headlines.jsonl").read_bytes().splitlines()
+    ]
     news = shared_path("data", "stocknet", "news.jsonl").read_bytes().splitlines()
     rows += [orjson.loads(x) for x in news[::60]]
     for row in rows:

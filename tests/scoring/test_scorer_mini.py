@@ -5,11 +5,15 @@ from engine.scoring import Scorer
 
 
 def score(scorer: Scorer, headline: str, when: str) -> dict[str, float]:
-    shock = scorer.score(news_from_mapping({"headline": headline, "created_at": when}), novelty=False)
+    shock = scorer.score(
+        news_from_mapping({"headline": headline, "created_at": when}), novelty=False
+    )
     return {leg.symbol: leg.score for leg in shock.legs}
 
 
-def test_capacity_sale_lifts_seller_and_hits_its_suppliers_and_the_theme(mini_scorer: Scorer) -> None:
+def test_capacity_sale_lifts_seller_and_hits_its_suppliers_and_the_theme(
+    mini_scorer: Scorer,
+) -> None:
     s = score(mini_scorer, "Meta plans to sell its spare AI computing power", "2026-11-25")
     assert s["META"] > 0.15
     assert s["MU"] < -0.15  # supplier of META
@@ -18,7 +22,9 @@ def test_capacity_sale_lifts_seller_and_hits_its_suppliers_and_the_theme(mini_sc
 
 def test_reportedly_lowers_confidence(mini_scorer: Scorer) -> None:
     plain = score(mini_scorer, "Meta plans to sell its spare AI computing power", "2026-11-25")
-    hedged = score(mini_scorer, "Meta reportedly plans to sell its spare AI computing power", "2026-11-25")
+    hedged = score(
+        mini_scorer, "Meta reportedly plans to sell its spare AI computing power", "2026-11-25"
+    )
     assert 0 < hedged["META"] < plain["META"]
 
 
@@ -39,12 +45,15 @@ def test_point_in_time_symbols(mini_scorer: Scorer) -> None:
     assert "META" in score(mini_scorer, "Facebook plans to sell spare capacity", "2024-03-01")
     # Splunk was delisted on 2024-03-18: no tradable leg afterwards; CoreWeave not listed in 2020
     assert "SPLK" not in score(mini_scorer, "Cisco to buy Splunk", "2024-06-01")
-    assert "CRWV" not in score(mini_scorer, "Meta plans to sell its spare computing power", "2020-01-02")
+    assert "CRWV" not in score(
+        mini_scorer, "Meta plans to sell its spare computing power", "2020-01-02"
+    )
 
 
 def test_cashtags_other_share_classes_and_former_tickers(mini_scorer: Scorer) -> None:
     shock = mini_scorer.score(
-        news_from_mapping({"headline": "$FB and $BRK-A news", "created_at": "2015-01-05"}), novelty=False
+        news_from_mapping({"headline": "$FB and $BRK-A news", "created_at": "2015-01-05"}),
+        novelty=False,
     )
     assert shock.subjects == ["FB", "BRK.B"]
 
@@ -56,16 +65,24 @@ def test_capitalised_alias_does_not_match_common_word(mini_scorer: Scorer) -> No
 
 
 def test_routine_headline_has_no_shock(mini_scorer: Scorer) -> None:
-    shock = mini_scorer.score("Meta to hold its annual shareholder meeting on May 28", novelty=False)
+    shock = mini_scorer.score(
+        "Meta to hold its annual shareholder meeting on May 28", novelty=False
+    )
     assert shock.subjects == ["META"] and shock.legs == []
 
 
 def test_repeat_of_a_recent_headline_is_damped(mini_scorer: Scorer) -> None:
     mini_scorer.reset_novelty()
     text = "Meta plans to sell its spare AI computing power"
-    first = mini_scorer.score(news_from_mapping({"headline": text, "created_at": "2026-11-25T10:00:00Z"}))
-    again = mini_scorer.score(news_from_mapping({"headline": text, "created_at": "2026-11-25T11:00:00Z"}))
-    later = mini_scorer.score(news_from_mapping({"headline": text, "created_at": "2026-11-28T11:00:00Z"}))
+    first = mini_scorer.score(
+        news_from_mapping({"headline": text, "created_at": "2026-11-25T10:00:00Z"})
+    )
+    again = mini_scorer.score(
+        news_from_mapping({"headline": text, "created_at": "2026-11-25T11:00:00Z"})
+    )
+    later = mini_scorer.score(
+        news_from_mapping({"headline": text, "created_at": "2026-11-28T11:00:00Z"})
+    )
     assert again.novelty < 1.0 and abs(again.score_of("META")) < abs(first.score_of("META"))
     assert later.novelty == 1.0
 
