@@ -100,7 +100,9 @@ def tokenize_nb(
             j = s
             while j < end:
                 c = buf[j]
-                if _word_byte_nb(c) or (c == 39 and j + 1 < end and _word_byte_nb(buf[j + 1]) and j > s):
+                if _word_byte_nb(c) or (
+                    c == 39 and j + 1 < end and _word_byte_nb(buf[j + 1]) and j > s
+                ):
                     j += 1
                 else:
                     break

@@ -12,7 +12,6 @@ from engine.lexicon import Lexicon, Pattern, parse_pattern
 from engine.text.normalize import normalize
 from engine.text.tokens import CAP, CASHTAG, fnv1a, tokenize, word_hash
 from engine.universe import RELATIONS, Universe
-from engine.universe.model import MAX_DAY, MIN_DAY, name_variants
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +98,8 @@ def _compile_entities(universe: Universe, problems: list[str]) -> tuple[_Trie, l
             min(x.valid_from for x in company.listings),
             max(x.valid_to for x in company.listings),
         )
-        texts: list[tuple[str, int, int]] = [
-            (v, MIN_DAY, MAX_DAY) for v in name_variants(company.name)
-        ]
-        texts += [(a.text, a.valid_from, a.valid_to) for a in company.aliases]
-        for raw_text, lo, hi in texts:
-            text = normalize(raw_text)[0]
+        for alias in company.names():
+            text, lo, hi = normalize(alias.text)[0], alias.valid_from, alias.valid_to
             toks = [t for t in tokenize(text) if not t.flags & CASHTAG]
             if not toks or len(toks) > MAX_ALIAS_TOKENS:
                 problems.append(

@@ -24,7 +24,6 @@ from engine.text.tokens import (
     tokenize,
 )
 from engine.universe import RELATIONS, Universe
-from engine.universe.model import MAX_DAY, MIN_DAY, name_variants
 
 NAME, TICKER, CASH = 0, 1, 2
 EVENT, THEME, HEDGE, NEGATION, BOUNDARY_PAT = 0, 1, 2, 3, 4
@@ -74,9 +73,8 @@ class ReferenceScorer:
         for c, company in enumerate(universe.companies):
             lo_all = min(x.valid_from for x in company.listings)
             hi_all = max(x.valid_to for x in company.listings)
-            texts = [(v, MIN_DAY, MAX_DAY) for v in name_variants(company.name)]
-            texts += [(a.text, a.valid_from, a.valid_to) for a in company.aliases]
-            for raw, lo, hi in texts:
+            for alias in company.names():
+                raw, lo, hi = alias.text, alias.valid_from, alias.valid_to
                 text = normalize(raw)[0]
                 toks = [t for t in tokenize(text) if not t.flags & CASHTAG]
                 if not toks or len(toks) > 8:
@@ -234,7 +232,7 @@ class ReferenceScorer:
         brk = [bool(t.flags & BOUNDARY) for t in tokens]
         conf = 1.0
         for m in matches:
-            pat, kind, target, weight, passive = self.rows[m.row]
+            _, kind, _target, weight, _passive = self.rows[m.row]
             if kind == BOUNDARY_PAT and m.start > 0:
                 brk[m.start] = True
             elif kind == HEDGE:

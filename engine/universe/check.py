@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from engine.text.normalize import normalize
 from engine.text.tokens import CASHTAG, tokenize
-from engine.universe.model import LINK_TYPES, MAX_DAY, Universe, name_variants
+from engine.universe.model import LINK_TYPES, MAX_DAY, Universe
 
 
 @dataclass(slots=True)
@@ -27,9 +27,8 @@ def alias_collisions(universe: Universe) -> list[str]:
     owners: dict[tuple[str, ...], list[tuple[str, int, int, str]]] = defaultdict(list)
     for company in universe.companies:
         seen: set[tuple[str, ...]] = set()
-        texts = [(v, -(10**9), 10**9) for v in name_variants(company.name)]
-        texts += [(a.text, a.valid_from, a.valid_to) for a in company.aliases]
-        for text, lo, hi in texts:
+        for alias in company.names():
+            text, lo, hi = alias.text, alias.valid_from, alias.valid_to
             key = _alias_key(text)
             if key and key not in seen:
                 seen.add(key)

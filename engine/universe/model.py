@@ -75,6 +75,18 @@ class Company:
     other_symbols: list[str]
     origin: str = ""
 
+    def names(self) -> list[Alias]:
+        """Every name a headline may use: the company's own names (valid until it delists) and aliases.
+
+        The own names stop at delisting so an acquirer can take them over as dated aliases; an
+        alias written with the same text (and its own period) replaces the derived name.
+        """
+        last = max(x.valid_to for x in self.listings)
+        end = last - 1 if last < MAX_DAY else last  # an acquirer's dated alias starts on the last day
+        written = {a.text.lower() for a in self.aliases}
+        own = [Alias(t, MIN_DAY, end) for t in name_variants(self.name) if t.lower() not in written]
+        return own + self.aliases
+
     def symbol_on(self, day: int) -> str | None:
         """Return the ticker the company traded under on `day`, or None."""
         for listing in self.listings:
