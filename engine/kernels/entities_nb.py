@@ -14,6 +14,7 @@ from engine.kernels.tokenize_nb import BOUNDARY, CAP, CASHTAG, HASHTAG, POSSESSI
 KIND_NAME = 0
 KIND_TICKER = 1
 KIND_CASHTAG = 2
+KIND_BLOCK = 3  # a phrase that is not a company ("price target", "Dow Jones")
 MAX_ALIAS_TOKENS = 8
 
 
@@ -133,10 +134,11 @@ def link_entities_nb(
                 best_end = j + 1
             j += 1
         if best >= 0:
-            out_company[n_out] = pay_company[best]
-            out_start[n_out] = i
-            out_end[n_out] = best_end
-            n_out += 1
+            if pay_kind[best] != KIND_BLOCK:
+                out_company[n_out] = pay_company[best]
+                out_start[n_out] = i
+                out_end[n_out] = best_end
+                n_out += 1
             i = best_end
         else:
             i += 1

@@ -11,11 +11,11 @@ from engine.kernels.layout import ModelArrays
 from engine.lexicon import Lexicon, Pattern, parse_pattern
 from engine.text.normalize import normalize
 from engine.text.tokens import CAP, CASHTAG, fnv1a, tokenize, word_hash
-from engine.universe import RELATIONS, Universe
+from engine.universe import MAX_DAY, MIN_DAY, RELATIONS, Universe
 
 log = logging.getLogger(__name__)
 
-KIND_NAME, KIND_TICKER, KIND_CASHTAG = 0, 1, 2
+KIND_NAME, KIND_TICKER, KIND_CASHTAG, KIND_BLOCK = 0, 1, 2, 3
 PAT_EVENT, PAT_THEME, PAT_HEDGE, PAT_NEGATION, PAT_BOUNDARY = 0, 1, 2, 3, 4
 MAX_ALIAS_TOKENS = 8
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -103,7 +103,8 @@ def _compile_entities(universe: Universe, problems: list[str]) -> tuple[_Trie, l
             toks = [t for t in tokenize(text) if not t.flags & CASHTAG]
             if not toks or len(toks) > MAX_ALIAS_TOKENS:
                 problems.append(
-                    f"{company.origin}: alias {text!r} of {company.symbol} has no usable words"
+                    f"{company.origin}: alias {text!r} of {company.symbol} must have 1 to "
+                    f"{MAX_ALIAS_TOKENS} words"
                 )
                 continue
             capmask = sum(
@@ -123,6 +124,10 @@ def _compile_entities(universe: Universe, problems: list[str]) -> tuple[_Trie, l
             if len(toks) == 1 and (len(sym) < 2 or sym in universe.ticker_stopwords):
                 continue
             trie.add([t.hash for t in toks], (c, KIND_TICKER, 0, lo, hi))
+    for phrase in universe.not_companies:
+        toks = [t for t in tokenize(normalize(phrase)[0]) if not t.flags & CASHTAG]
+        if toks:
+            trie.add([t.hash for t in toks], (-1, KIND_BLOCK, 0, MIN_DAY, MAX_DAY))
     return trie, symbols
 
 

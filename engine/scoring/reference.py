@@ -23,9 +23,9 @@ from engine.text.tokens import (
     fnv1a,
     tokenize,
 )
-from engine.universe import RELATIONS, Universe
+from engine.universe import MAX_DAY, MIN_DAY, RELATIONS, Universe
 
-NAME, TICKER, CASH = 0, 1, 2
+NAME, TICKER, CASH, BLOCK = 0, 1, 2, 3
 EVENT, THEME, HEDGE, NEGATION, BOUNDARY_PAT = 0, 1, 2, 3, 4
 
 
@@ -93,6 +93,10 @@ class ReferenceScorer:
                 if len(toks) == 1 and (len(sym) < 2 or sym in universe.ticker_stopwords):
                     continue
                 self._alias(tuple(t.hash for t in toks), (c, TICKER, 0, lo, hi))
+        for phrase in universe.not_companies:
+            toks = [t for t in tokenize(normalize(phrase)[0]) if not t.flags & CASHTAG]
+            if toks:
+                self._alias(tuple(t.hash for t in toks), (-1, BLOCK, 0, MIN_DAY, MAX_DAY))
         for key in self.aliases:
             self.aliases[key].sort(key=lambda p: (p[1], -p[4]))
         self.prefixes = {key[:k] for key in self.aliases for k in range(1, len(key) + 1)}
@@ -176,7 +180,8 @@ class ReferenceScorer:
             if best is None:
                 i += 1
             else:
-                out.append(Mention(best[0], i, best[1]))
+                if best[0] >= 0:
+                    out.append(Mention(best[0], i, best[1]))
                 i = best[1]
         return out
 

@@ -194,8 +194,16 @@ def _load_themes(path: Path, problems: list[str]) -> list[Theme]:
     return themes
 
 
+def _word_list(path: Path) -> list[str]:
+    """Non-empty lines of a text file, with `#` comments removed; empty if there is no file."""
+    if not path.exists():
+        return []
+    lines = (line.split("#")[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line]
+
+
 def load_universe(root: Path) -> Universe:
-    """Load `root/companies`, `root/links`, `root/themes.toml` and `root/ticker_stopwords.txt`.
+    """Load companies/, links/, themes.toml, ticker_stopwords.txt and not_companies.txt from `root`.
 
     Rows that cannot be used are skipped and described in `Universe.problems`; a file that
     cannot be read at all raises `UniverseError`.
@@ -208,15 +216,10 @@ def load_universe(root: Path) -> Universe:
     companies = _load_companies(root / "companies", problems)
     links = _load_links(root / "links", problems) if (root / "links").is_dir() else []
     themes = _load_themes(root / "themes.toml", problems)
-    stop_path = root / "ticker_stopwords.txt"
-    stopwords: frozenset[str] = frozenset()
-    if stop_path.exists():
-        stopwords = frozenset(
-            line.split("#")[0].strip().upper()
-            for line in stop_path.read_text(encoding="utf-8").splitlines()
-            if line.split("#")[0].strip()
-        )
-    universe = Universe(companies, links, themes, stopwords, problems)
+    stopwords = frozenset(s.upper() for s in _word_list(root / "ticker_stopwords.txt"))
+    universe = Universe(
+        companies, links, themes, stopwords, problems, not_companies=_word_list(root / "not_companies.txt")
+    )
     for link in links:
         for sym in (link.source, link.target):
             if universe.find(sym) is None:

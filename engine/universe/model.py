@@ -76,16 +76,16 @@ class Company:
     origin: str = ""
 
     def names(self) -> list[Alias]:
-        """Every name a headline may use: the company's own names (valid until it delists) and aliases.
+        """Every name a headline may use: the company's own names and aliases, until it delists.
 
-        The own names stop at delisting so an acquirer can take them over as dated aliases; an
-        alias written with the same text (and its own period) replaces the derived name.
+        Names stop the day before delisting so an acquirer can take them over as dated aliases;
+        an alias written with the same text as a derived name (and its own period) replaces it.
         """
         last = max(x.valid_to for x in self.listings)
         end = last - 1 if last < MAX_DAY else last  # an acquirer's dated alias starts on the last day
         written = {a.text.lower() for a in self.aliases}
         own = [Alias(t, MIN_DAY, end) for t in name_variants(self.name) if t.lower() not in written]
-        return own + self.aliases
+        return own + [Alias(a.text, a.valid_from, min(a.valid_to, end)) for a in self.aliases]
 
     def symbol_on(self, day: int) -> str | None:
         """Return the ticker the company traded under on `day`, or None."""
@@ -130,6 +130,7 @@ class Universe:
     themes: list[Theme]
     ticker_stopwords: frozenset[str]
     problems: list[str] = field(default_factory=list)
+    not_companies: list[str] = field(default_factory=list)
     by_symbol: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
