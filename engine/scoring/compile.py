@@ -142,8 +142,8 @@ def _flatten_trie(trie: _Trie) -> dict[str, np.ndarray]:
     rows: list[tuple[int, int, int, int, int]] = []
     for payloads in trie.payloads:
         starts.append(len(rows))
-        # prefer names, then cashtags, then bare tickers; most recent validity first
-        rows.extend(sorted(payloads, key=lambda p: (p[1], -p[4])))
+        # prefer names, then cashtags, then bare tickers; the latest-starting period first
+        rows.extend(sorted(payloads, key=lambda p: (p[1], -p[3])))
         ends.append(len(rows))
     pay = np.array(rows, dtype=np.int64).reshape(-1, 5)
     return {

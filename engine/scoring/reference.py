@@ -98,7 +98,7 @@ class ReferenceScorer:
             if toks:
                 self._alias(tuple(t.hash for t in toks), (-1, BLOCK, 0, MIN_DAY, MAX_DAY))
         for key in self.aliases:
-            self.aliases[key].sort(key=lambda p: (p[1], -p[4]))
+            self.aliases[key].sort(key=lambda p: (p[1], -p[3]))
         self.prefixes = {key[:k] for key in self.aliases for k in range(1, len(key) + 1)}
         self.rows: list[tuple[Pattern, int, int, float, bool]] = []
         for e, ev in enumerate(lexicon.events):

@@ -38,10 +38,11 @@ def alias_collisions(universe: Universe) -> list[str]:
         for i in range(len(rows)):
             for j in range(i + 1, len(rows)):
                 a, b = rows[i], rows[j]
-                if a[1] <= b[2] and b[1] <= a[2]:
+                # overlapping periods are fine when one starts later: it wins from its start
+                if a[1] <= b[2] and b[1] <= a[2] and a[1] == b[1]:
                     out.append(
                         f"alias {' '.join(key)!r} belongs to both {a[0]} ({a[3]!r}) and {b[0]} ({b[3]!r}): "
-                        "drop it from one, or give each a validity period"
+                        "drop it from one, or date one (NAME@YYYY-MM-DD..): the later start wins"
                     )
     return out
 

@@ -76,16 +76,16 @@ class Company:
     origin: str = ""
 
     def names(self) -> list[Alias]:
-        """Every name a headline may use: the company's own names and aliases, until it delists.
+        """Every name a headline may use: the company's own names, then its aliases.
 
-        Names stop the day before delisting so an acquirer can take them over as dated aliases;
-        an alias written with the same text as a derived name (and its own period) replaces it.
+        An alias written with the same text as a derived name (and its own period) replaces it.
+        Where two companies share a name, the one whose period started last wins (an acquirer's
+        `Splunk@2024-03-18..` beats Splunk's own name from that day), so names of delisted
+        companies keep working for news about their fall and its spillover.
         """
-        last = max(x.valid_to for x in self.listings)
-        end = last - 1 if last < MAX_DAY else last  # an acquirer's dated alias starts on the last day
         written = {a.text.lower() for a in self.aliases}
-        own = [Alias(t, MIN_DAY, end) for t in name_variants(self.name) if t.lower() not in written]
-        return own + [Alias(a.text, a.valid_from, min(a.valid_to, end)) for a in self.aliases]
+        own = [Alias(t) for t in name_variants(self.name) if t.lower() not in written]
+        return own + self.aliases
 
     def symbol_on(self, day: int) -> str | None:
         """Return the ticker the company traded under on `day`, or None."""
