@@ -96,12 +96,11 @@ class Scorer:
             novelty_window_ns=int(self.settings.novelty_window_hours * 3600 * 1e9),
         )
         self.compiled: Compiled = compile_model(universe, lexicon, params)
-        for problem in self.compiled.problems[:20]:
-            log.warning("universe: %s", problem)
-        if len(self.compiled.problems) > 20:
+        if self.compiled.problems:
             log.warning(
-                "universe: %d more problems; run `spillover universe check`",
-                len(self.compiled.problems) - 20,
+                "the universe has %d problem(s), first: %s; run `spillover universe check`",
+                len(self.compiled.problems),
+                self.compiled.problems[0],
             )
         self._model = pack(self.compiled.arrays)
         self._ws = pack(new_workspace(len(universe.companies), self.settings.novelty_ring))
