@@ -103,7 +103,7 @@ def _print_shock(shock: Any, threshold: float) -> None:
             leg.symbol,
             f"[{_color(leg.score)}]{leg.score:+.2f}[/]",
             leg.role,
-            leg.path.split(": ", 1)[-1],
+            leg.why + leg.scale,
         )
     out.print(table)
     out.print(f"  [dim]● = |score| ≥ {threshold} (trades)[/]")

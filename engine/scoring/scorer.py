@@ -258,11 +258,7 @@ class Scorer:
                 why = f"theme '{c.theme_names[via]}'"
             else:
                 why = f"{RELATIONS[role - 2]} of {self._symbol_on(via, day)} × {label}"
-            legs.append(
-                ShockLeg(
-                    symbol, score, ROLE_NAMES[role], f"{symbol} {score:+.2f}: {why}{scale_note}"
-                )
-            )
+            legs.append(ShockLeg(symbol, score, ROLE_NAMES[role], why, scale_note))
         ev = slice(i * MAX_EVENTS_OUT, i * MAX_EVENTS_OUT + int(out.n_events[i]))
         events = [
             EventHit(c.event_ids[e], c.event_labels[e], conf_e)

@@ -11,12 +11,22 @@ ROLE_NAMES = ("subject", "object", "competitor", "supplier", "customer", "partne
 
 
 class ShockLeg(msgspec.Struct, frozen=True):
-    """One symbol's score in [-1, 1] with the path that produced its largest part."""
+    """One symbol's score in [-1, 1] with the path that produced its largest part.
+
+    `why` says how the largest part reached the symbol ("supplier of META × capacity sale");
+    `scale` how the headline as a whole was scaled ("× hedged 0.75"). `path` joins them.
+    """
 
     symbol: str
     score: float
     role: str
-    path: str
+    why: str
+    scale: str = ""
+
+    @property
+    def path(self) -> str:
+        """The explanation, e.g. `CRWV -0.62: supplier of META × capacity sale × hedged 0.75`."""
+        return f"{self.symbol} {self.score:+.2f}: {self.why}{self.scale}"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON shape `{"symbol", "score", "role", "path"}`."""

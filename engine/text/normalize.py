@@ -48,4 +48,6 @@ def normalize(text: str | bytes, max_chars: int = 2000) -> tuple[str, bool]:
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text.translate(_PUNCT))
         text = text.encode("ascii", errors="ignore").decode("ascii")
-    return text.translate(_CONTROL), truncated
+    if not text.isprintable():
+        text = text.translate(_CONTROL)
+    return text, truncated

@@ -218,7 +218,12 @@ def load_universe(root: Path) -> Universe:
     themes = _load_themes(root / "themes.toml", problems)
     stopwords = frozenset(s.upper() for s in _word_list(root / "ticker_stopwords.txt"))
     universe = Universe(
-        companies, links, themes, stopwords, problems, not_companies=_word_list(root / "not_companies.txt")
+        companies,
+        links,
+        themes,
+        stopwords,
+        problems,
+        not_companies=_word_list(root / "not_companies.txt"),
     )
     for link in links:
         for sym in (link.source, link.target):

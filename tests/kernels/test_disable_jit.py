@@ -34,12 +34,19 @@ print(json.dumps(out))
 def test_pure_python_kernels_agree_with_compiled(mini_scorer: Scorer) -> None:
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "PYTHONPATH": str(ROOT)}
     res = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300, check=True
+        [sys.executable, "-c", SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     pure = json.loads(res.stdout.strip().splitlines()[-1])
     compiled = []
     for h, when in HEADLINES:
-        shock = mini_scorer.score(news_from_mapping({"headline": h, "created_at": when}), novelty=False)
+        shock = mini_scorer.score(
+            news_from_mapping({"headline": h, "created_at": when}), novelty=False
+        )
         compiled.append({leg.symbol: leg.score for leg in shock.legs})
     assert pure == compiled
     assert any(pure)
