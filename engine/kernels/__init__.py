@@ -36,7 +36,7 @@ def _configure_cache() -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
         return  # numba falls back to its own locations
-    numba.config.CACHE_DIR = str(path)
+    numba.config.CACHE_DIR = str(path)  # type: ignore[attr-defined]
 
 
 _configure_cache()
