@@ -274,7 +274,8 @@ def score_headline_nb(
     for d in range(n_dir):
         role = ROLE_OBJECT if ws.dir_obj[d] else ROLE_SUBJECT
         _add_nb(ws, ws.dir_co[d], ws.dir_val[d], role, -1, ws.dir_ev[d])
-    # 7. spillover along typed links
+    # 7. spillover along typed links, except to companies the same event hits directly
+    #    (an acquirer is not also a competitor of its own target in that headline)
     for d in range(n_dir):
         c = ws.dir_co[d]
         e = ws.dir_ev[d]
@@ -283,7 +284,14 @@ def score_headline_nb(
             mult = m.ev_prop_obj[e * 5 + rel] if ws.dir_obj[d] else m.ev_prop[e * 5 + rel]
             if mult == 0.0:
                 continue
-            _add_nb(ws, m.g_nbr[k], ws.dir_val[d] * mult * m.g_w[k], ROLE_REL0 + rel, c, e)
+            t = m.g_nbr[k]
+            direct = False
+            for q in range(n_dir):
+                if ws.dir_co[q] == t and ws.dir_ev[q] == e:
+                    direct = True
+                    break
+            if not direct:
+                _add_nb(ws, t, ws.dir_val[d] * mult * m.g_w[k], ROLE_REL0 + rel, c, e)
     # 8. themes
     for k in range(n_mt):
         p = ws.mt_pat[k]

@@ -340,7 +340,7 @@ class ReferenceScorer:
             table = ev.propagate_object if is_obj else ev.propagate
             for (nbr, rel), w in self.graph.get(co, {}).items():
                 mult = table[RELATIONS[rel]]
-                if mult:
+                if mult and (nbr, e) not in direct:
                     score[nbr] += value * mult * w
         seen_themes: set[int] = set()
         for m in matches:
