@@ -75,6 +75,7 @@ def model_from_arena_nb(
         ip[2],
         fp[1],
         ip[3],
+        _b(arena, idx, 49).view(b1),
     )
 
 

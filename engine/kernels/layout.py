@@ -71,6 +71,7 @@ class ModelArrays(NamedTuple):
     dup_distance: int
     dup_factor: float
     novelty_window_ns: int
+    ev_override: np.ndarray
 
 
 class Workspace(NamedTuple):

@@ -10,7 +10,7 @@ from numba import njit
 
 from engine.kernels.hashtable_nb import ht_get_nb
 from engine.kernels.layout import MAX_TERMS_PER_TOKEN as W
-from engine.kernels.tokenize_nb import BOUNDARY, CASHTAG, FNV_OFFSET, FNV_PRIME
+from engine.kernels.tokenize_nb import BOUNDARY, CASHTAG, COMMA, FNV_OFFSET, FNV_PRIME
 
 MIN_STEM = 3
 
@@ -95,7 +95,7 @@ def match_patterns_nb(
 ) -> int:
     """Write every pattern match (pattern, first token, last token); return the count.
 
-    Slots match greedily left to right; a gap never crosses a clause boundary.
+    Slots match greedily left to right; a gap never crosses a clause boundary or a comma.
     """
     n_out = 0
     cap = out_pat.shape[0]
@@ -110,7 +110,7 @@ def match_patterns_nb(
                     found = -1
                     lim = min(n_tok, pos + 2 + slot_gap[s])
                     for j in range(pos + 1, lim):
-                        if flags[j] & BOUNDARY:
+                        if flags[j] & (BOUNDARY | COMMA):
                             break
                         if _has_term_nb(
                             terms, nterms, j, slot_terms, slot_term_ptr[s], slot_term_ptr[s + 1]

@@ -14,6 +14,7 @@ CASHTAG = 4
 HASHTAG = 8
 BOUNDARY = 16
 POSSESSIVE = 32
+COMMA = 64
 
 
 @njit(cache=True, inline="always")
@@ -56,9 +57,16 @@ def tokenize_nb(
     max_tokens = hashes.shape[0]
     n_tok = 0
     boundary = False
+    comma = False
     i = start
     while i < end and n_tok < max_tokens:
         b = buf[i]
+        if b == 44 and not (
+            i > start and i < end - 1 and 48 <= buf[i - 1] <= 57 and 48 <= buf[i + 1] <= 57
+        ):
+            comma = True
+            i += 1
+            continue
         if b == 59 or b == 124 or b == 33 or b == 63:
             boundary = True
             i += 1
@@ -86,12 +94,15 @@ def tokenize_nb(
             f = CASHTAG | CAP | UPPER
             if boundary:
                 f |= BOUNDARY
+            if comma:
+                f |= COMMA
             hashes[n_tok] = h
             flags[n_tok] = f
             tok_start[n_tok] = i
             tok_end[n_tok] = j
             n_tok += 1
             boundary = False
+            comma = False
             i = j
             continue
         hashtag = b == 35 and i + 1 < end and _word_byte_nb(buf[i + 1])
@@ -127,12 +138,15 @@ def tokenize_nb(
                 f |= UPPER
             if boundary:
                 f |= BOUNDARY
+            if comma:
+                f |= COMMA
             hashes[n_tok] = fnv1a_lower_nb(buf, s, e, FNV_OFFSET)
             flags[n_tok] = f
             tok_start[n_tok] = s
             tok_end[n_tok] = e
             n_tok += 1
             boundary = False
+            comma = False
             i = j
             continue
         i += 1

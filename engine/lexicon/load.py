@@ -26,6 +26,7 @@ class EventType:
     propagate_object: dict[str, float]
     patterns: list[str]
     patterns_passive: list[str] = field(default_factory=list)
+    overridden_by: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -99,6 +100,7 @@ def _event(raw: dict[str, Any], where: str) -> EventType:
         else dict(propagate),
         patterns=[str(p) for p in raw.get("patterns", [])],
         patterns_passive=[str(p) for p in raw.get("patterns_passive", [])],
+        overridden_by=[str(x) for x in raw.get("overridden_by", [])],
     )
 
 
@@ -114,6 +116,10 @@ def load_lexicon(root: Path) -> Lexicon:
             raise LexiconError(f"duplicate event id {event.id!r}", path=str(events_path))
         seen.add(event.id)
         events.append(event)
+    for event in events:
+        unknown = [x for x in event.overridden_by if x not in seen]
+        if unknown:
+            raise LexiconError(f"{event.id}: overridden_by names unknown event(s) {unknown}", path=str(events_path))
     mods_path = root / "modifiers.toml"
     mods = _read_toml(mods_path)
     hedge = dict(mods.get("hedge", {}).get("patterns", {}))

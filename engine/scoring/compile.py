@@ -297,7 +297,13 @@ def _compile_themes(universe: Universe) -> dict[str, np.ndarray]:
 
 def _compile_events(lexicon: Lexicon) -> dict[str, np.ndarray]:
     events = lexicon.events
+    index = {e.id: k for k, e in enumerate(events)}
+    override = np.zeros((len(events), len(events)), np.bool_)
+    for k, e in enumerate(events):
+        for other in e.overridden_by:
+            override[k, index[other]] = True
     return {
+        "ev_override": override.ravel(),
         "ev_strength": np.array([e.strength for e in events], np.float64),
         "ev_subject": np.array([e.subject for e in events], np.float64),
         "ev_object": np.array([e.object for e in events], np.float64),

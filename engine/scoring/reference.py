@@ -15,6 +15,7 @@ from engine.text.tokens import (
     BOUNDARY,
     CAP,
     CASHTAG,
+    COMMA,
     HASHTAG,
     MASK64,
     POSSESSIVE,
@@ -206,7 +207,7 @@ class ReferenceScorer:
                 for slot in pat.slots[1:]:
                     found = -1
                     for j in range(pos + 1, min(len(tokens), pos + 2 + slot.gap)):
-                        if tokens[j].flags & BOUNDARY:
+                        if tokens[j].flags & (BOUNDARY | COMMA):
                             break
                         if words[j] and self._term_hit(words[j], slot.terms):
                             found = j
@@ -292,6 +293,11 @@ class ReferenceScorer:
                 if oe - os_ > t_end - s or (oe - os_ == t_end - s and stronger):
                     alive[key] = False
                     break
+        for key in order:
+            for other in order:
+                overridden = self.lex.events[other[0]].id in self.lex.events[key[0]].overridden_by
+                if alive[key] and alive[other] and overridden:
+                    alive[key] = False
         live = [key for key in order if alive[key]]
         # direct hits
         direct: dict[tuple[int, int], tuple[float, bool]] = {}

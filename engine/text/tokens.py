@@ -20,6 +20,7 @@ CASHTAG = 4  # written as $SYMBOL
 HASHTAG = 8  # written as #word
 BOUNDARY = 16  # a clause boundary (; | ! ? " - " or sentence end) comes before this token
 POSSESSIVE = 32  # a trailing 's was dropped
+COMMA = 64  # a comma (not a thousands separator) comes before this token: pattern gaps stop here
 
 MAX_TOKENS = 256
 
@@ -60,9 +61,14 @@ def tokenize(text: str | bytes, max_tokens: int = MAX_TOKENS) -> list[Token]:
     n = len(buf)
     tokens: list[Token] = []
     boundary = False
+    comma = False
     i = 0
     while i < n and len(tokens) < max_tokens:
         b = buf[i]
+        if b == 44 and not (0 < i < n - 1 and 48 <= buf[i - 1] <= 57 and 48 <= buf[i + 1] <= 57):
+            comma = True
+            i += 1
+            continue
         if b in (59, 124, 33, 63):  # ; | ! ?
             boundary = True
             i += 1
@@ -82,11 +88,11 @@ def tokenize(text: str | bytes, max_tokens: int = MAX_TOKENS) -> list[Token]:
             while j > i + 1 and buf[j - 1] in (45, 46):
                 j -= 1
             sym = _lower(buf[i + 1 : j]).replace(b"-", b".")
-            flags = CASHTAG | CAP | UPPER | (BOUNDARY if boundary else 0)
+            flags = CASHTAG | CAP | UPPER | (BOUNDARY if boundary else 0) | (COMMA if comma else 0)
             tokens.append(
                 Token(fnv1a(b"$" + sym), flags, i, j, "$" + sym.decode("ascii", "replace"))
             )
-            boundary = False
+            boundary = comma = False
             i = j
             continue
         hashtag = b == 35 and i + 1 < n and _is_word_byte(buf[i + 1])
@@ -112,12 +118,14 @@ def tokenize(text: str | bytes, max_tokens: int = MAX_TOKENS) -> list[Token]:
                 flags |= UPPER
             if boundary:
                 flags |= BOUNDARY
+            if comma:
+                flags |= COMMA
             tokens.append(
                 Token(
                     fnv1a(_lower(word)), flags, start, end, _lower(word).decode("ascii", "replace")
                 )
             )
-            boundary = False
+            boundary = comma = False
             i = j
             continue
         i += 1
