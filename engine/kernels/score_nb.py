@@ -19,7 +19,7 @@ from engine.kernels.entities_nb import link_entities_nb, shouting_nb
 from engine.kernels.layout import MAX_EVENTS_OUT, MAX_SUBJECTS_OUT, ModelArrays, Output, Workspace
 from engine.kernels.patterns_nb import match_patterns_nb, token_terms_nb
 from engine.kernels.simhash_nb import nearest_recent_nb, simhash_nb
-from engine.kernels.tokenize_nb import BOUNDARY, tokenize_nb
+from engine.kernels.tokenize_nb import BOUNDARY, COMMA, tokenize_nb
 
 PAT_EVENT = 0
 PAT_THEME = 1
@@ -62,6 +62,15 @@ def _add_nb(ws: Workspace, c: int, value: float, role: int, via: int, event: int
         ws.best_role[c] = role
         ws.best_via[c] = via
         ws.best_ev[c] = event
+
+
+@njit(cache=True)
+def _comma_between_nb(flags: np.ndarray, lo: int, hi: int) -> bool:
+    """True when a token in [lo, hi) comes right after a comma."""
+    for i in range(lo, hi):
+        if flags[i] & COMMA:
+            return True
+    return False
 
 
 @njit(cache=True)
@@ -250,6 +259,8 @@ def score_headline_nb(
                     continue
                 co = ws.men_co[k]
                 before = ws.men_e[k] <= ws.occ_s[r] or target_clause != ws.occ_clause[r]
+                if not before and _comma_between_nb(ws.flags, ws.occ_s[r] + 1, ws.men_s[k] + 1):
+                    continue  # "Regulators seize X, sell its assets to Y": Y is no object of "seize"
             else:
                 if n_men > 0:
                     break

@@ -263,6 +263,9 @@ def _compile_graph(universe: Universe, problems: list[str]) -> dict[str, np.ndar
         else:
             put(src, dst, rel[link.type], link.weight)
             put(dst, src, rel[link.type], link.weight)
+    # "peer" is the generic relation: where a pair has a more specific one, the peer link goes
+    specific = {(a, b) for (a, b, code) in edges if code != rel["peer"]}
+    edges = {k: w for k, w in edges.items() if not (k[2] == rel["peer"] and k[:2] in specific)}
     ordered = sorted(edges.items())
     counts = (
         np.bincount([a for (a, _, _), _ in ordered], minlength=n) if ordered else np.zeros(n, int)

@@ -135,6 +135,11 @@ class ReferenceScorer:
             )
             for x, y, r in pairs:
                 self.graph[x][(y, r)] = max(link.weight, self.graph[x].get((y, r), 0.0))
+        peer = code["peer"]
+        for x, edges in self.graph.items():
+            specific = {y for (y, r) in edges if r != peer}
+            for y in specific:
+                edges.pop((y, peer), None)
         self.ring: list[tuple[int, int]] = []
 
     def _alias(self, key: tuple[int, ...], payload: tuple[int, int, int, int, int]) -> None:
@@ -322,6 +327,8 @@ class ReferenceScorer:
                     if target < 0 or clause[mm.start] != target:
                         continue
                     before = mm.end <= s or target != ocl
+                    if not before and any(t.flags & COMMA for t in tokens[s + 1 : mm.start + 1]):
+                        continue
                     hits.append((mm.company, before))
             else:
                 hits = [(h, True) for h in hints or []]
