@@ -65,6 +65,15 @@ def _add_nb(ws: Workspace, c: int, value: float, role: int, via: int, event: int
 
 
 @njit(cache=True)
+def _named_earlier_nb(ws: Workspace, k: int) -> bool:
+    """True when mention k's company was already mentioned before it."""
+    for j in range(k):
+        if ws.men_co[j] == ws.men_co[k]:
+            return True
+    return False
+
+
+@njit(cache=True)
 def _comma_between_nb(flags: np.ndarray, lo: int, hi: int) -> bool:
     """True when a token in [lo, hi) comes right after a comma."""
     for i in range(lo, hi):
@@ -199,7 +208,8 @@ def score_headline_nb(
         merged = False
         for r in range(n_occ):
             if ws.occ_ev[r] == e and ws.occ_clause[r] == c:
-                if abs(w) > abs(ws.occ_w[r]):
+                longer = ws.mt_e[k] - s > ws.occ_e[r] - ws.occ_s[r]
+                if abs(w) > abs(ws.occ_w[r]) or (abs(w) == abs(ws.occ_w[r]) and longer):
                     ws.occ_w[r] = w
                     ws.occ_s[r] = s
                     ws.occ_e[r] = ws.mt_e[k]
@@ -258,6 +268,8 @@ def score_headline_nb(
                 if target_clause < 0 or ws.clause[ws.men_s[k]] != target_clause:
                     continue
                 co = ws.men_co[k]
+                if _named_earlier_nb(ws, k):
+                    continue  # the first mention decides the role ("Charter to buy TWC $TWC $CHTR")
                 before = ws.men_e[k] <= ws.occ_s[r] or target_clause != ws.occ_clause[r]
                 if not before and _comma_between_nb(ws.flags, ws.occ_s[r] + 1, ws.men_s[k] + 1):
                     continue  # "Regulators seize X, sell its assets to Y": Y is no object of "seize"

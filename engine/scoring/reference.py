@@ -278,7 +278,9 @@ class ReferenceScorer:
             w = weight * factor
             key = (e, clause[m.start])
             if key in occ:
-                if abs(w) > abs(occ[key][0]):
+                old_w, old_s, old_e, _ = occ[key]
+                longer = m.end - m.start > old_e - old_s
+                if abs(w) > abs(old_w) or (abs(w) == abs(old_w) and longer):
                     occ[key] = (w, m.start, m.end, passive)
             else:
                 occ[key] = (w, m.start, m.end, passive)
@@ -323,8 +325,10 @@ class ReferenceScorer:
                     break
             hits: list[tuple[int, bool]] = []
             if mentions:
-                for mm in mentions:
+                for n_m, mm in enumerate(mentions):
                     if target < 0 or clause[mm.start] != target:
+                        continue
+                    if any(prev.company == mm.company for prev in mentions[:n_m]):
                         continue
                     before = mm.end <= s or target != ocl
                     if not before and any(t.flags & COMMA for t in tokens[s + 1 : mm.start + 1]):

@@ -28,7 +28,7 @@ MAX_DAY = 1_000_000
 _EPOCH = dt.date(1970, 1, 1)
 _LEGAL_SUFFIX = re.compile(
     r",?\s+(inc\.?|incorporated|corp\.?|corporation|co\.?|company|plc|p\.l\.c\.|ltd\.?|limited|"
-    r"n\.v\.|s\.a\.|ag|se|llc|l\.p\.|lp|sa/nv)\s*$",
+    r"n\.v\.|s\.a\.|ag|se|llc|l\.p\.|lp|sa/nv|s\.a\.b\. de c\.v\.)\s*$",
     re.IGNORECASE,
 )
 
