@@ -178,23 +178,28 @@ class Output(NamedTuple):
     n_tokens: np.ndarray
 
 
+def output_spec(max_shocks: int) -> list[tuple[str, type, int]]:
+    """(field, dtype, elements per headline) of every `Output` field, in field order."""
+    i32, i8, f64 = np.int32, np.int8, np.float64
+    return [
+        ("sh_company", i32, max_shocks),
+        ("sh_symbol", i32, max_shocks),
+        ("sh_score", f64, max_shocks),
+        ("sh_role", i8, max_shocks),
+        ("sh_via", i32, max_shocks),
+        ("sh_event", i32, max_shocks),
+        ("n_shocks", i32, 1),
+        ("ev_id", i32, MAX_EVENTS_OUT),
+        ("ev_conf", f64, MAX_EVENTS_OUT),
+        ("n_events", i32, 1),
+        ("sj_company", i32, MAX_SUBJECTS_OUT),
+        ("n_subjects", i32, 1),
+        ("confidence", f64, 1),
+        ("novelty", f64, 1),
+        ("n_tokens", i32, 1),
+    ]
+
+
 def new_output(n: int, max_shocks: int) -> Output:
     """Allocate results for `n` headlines of up to `max_shocks` shocks each."""
-    i32 = np.int32
-    return Output(
-        sh_company=np.zeros(n * max_shocks, i32),
-        sh_symbol=np.zeros(n * max_shocks, i32),
-        sh_score=np.zeros(n * max_shocks, np.float64),
-        sh_role=np.zeros(n * max_shocks, np.int8),
-        sh_via=np.zeros(n * max_shocks, i32),
-        sh_event=np.zeros(n * max_shocks, i32),
-        n_shocks=np.zeros(n, i32),
-        ev_id=np.zeros(n * MAX_EVENTS_OUT, i32),
-        ev_conf=np.zeros(n * MAX_EVENTS_OUT, np.float64),
-        n_events=np.zeros(n, i32),
-        sj_company=np.zeros(n * MAX_SUBJECTS_OUT, i32),
-        n_subjects=np.zeros(n, i32),
-        confidence=np.zeros(n, np.float64),
-        novelty=np.zeros(n, np.float64),
-        n_tokens=np.zeros(n, i32),
-    )
+    return Output(**{name: np.zeros(n * k, dt) for name, dt, k in output_spec(max_shocks)})

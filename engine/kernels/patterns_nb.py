@@ -62,6 +62,8 @@ def token_terms_nb(
                 t = ht_get_nb(stem_keys, stem_vals, h)
                 if t >= 0:
                     _add_term_nb(terms, nterms, i, t)
+                elif t == -1:
+                    break  # no stem starts with this prefix
 
 
 @njit(cache=True)

@@ -244,7 +244,11 @@ def score_headline_nb(
     n_types = m.ev_strength.shape[0]
     for r in range(n_occ):
         for q in range(n_occ):
-            if ws.occ_live[r] and ws.occ_live[q] and m.ev_override[ws.occ_ev[r] * n_types + ws.occ_ev[q]]:
+            if (
+                ws.occ_live[r]
+                and ws.occ_live[q]
+                and m.ev_override[ws.occ_ev[r] * n_types + ws.occ_ev[q]]
+            ):
                 ws.occ_live[r] = False  # e.g. "partnership" gives way to "acquisition"
         # 6. direct hits on subjects and objects
     ws.n_touched[0] = 0

@@ -119,7 +119,9 @@ def load_lexicon(root: Path) -> Lexicon:
     for event in events:
         unknown = [x for x in event.overridden_by if x not in seen]
         if unknown:
-            raise LexiconError(f"{event.id}: overridden_by names unknown event(s) {unknown}", path=str(events_path))
+            raise LexiconError(
+                f"{event.id}: overridden_by names unknown event(s) {unknown}", path=str(events_path)
+            )
     mods_path = root / "modifiers.toml"
     mods = _read_toml(mods_path)
     hedge = dict(mods.get("hedge", {}).get("patterns", {}))

@@ -64,3 +64,16 @@ def pack(value: NamedTuple) -> Packed:
         floats=np.array(floats or [0.0], np.float64),
         views=type(value)(**views),  # type: ignore[call-overload]
     )
+
+
+def alloc(cls: Any, spec: list[tuple[str, Any, int]]) -> Packed:
+    """Allocate a zeroed arena for tuple type `cls` from (field, dtype, length), without copying."""
+    sizes = [np.dtype(dt).itemsize * n for _, dt, n in spec]
+    offsets = np.concatenate([[0], np.cumsum([-(-size // _ALIGN) * _ALIGN for size in sizes])])
+    arena = np.zeros(max(int(offsets[-1]), _ALIGN), np.uint8)
+    idx = np.stack([offsets[:-1], offsets[:-1] + np.array(sizes)], axis=1).astype(np.int64)
+    views = {
+        name: arena[int(idx[k, 0]) : int(idx[k, 1])].view(dt)
+        for k, (name, dt, _) in enumerate(spec)
+    }
+    return Packed(arena, idx, np.zeros(1, np.int64), np.zeros(1, np.float64), cls(**views))

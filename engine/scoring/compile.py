@@ -175,7 +175,14 @@ def _compile_patterns(rows: list[_PatternRow]) -> dict[str, np.ndarray | int]:
             for term in slot.terms:
                 term_id.setdefault((term.word, term.stem), len(term_id))
     exact = {word_hash(w): i for (w, stem), i in term_id.items() if not stem}
-    stems = {word_hash(w): i for (w, stem), i in term_id.items() if stem}
+    # every prefix (3+ letters) of a stem is stored too, as -2, so the kernel stops looking as
+    # soon as a token's prefix starts no stem at all
+    stems: dict[int, int] = {}
+    for w, stem in term_id:
+        if stem:
+            for k in range(3, len(w)):
+                stems.setdefault(word_hash(w[:k]), -2)
+    stems.update({word_hash(w): i for (w, stem), i in term_id.items() if stem})
     max_stem = max([len(w) for (w, stem) in term_id if stem] or [3])
     firsts: list[list[int]] = [[] for _ in term_id]
     slot_gap: list[int] = []

@@ -136,7 +136,7 @@ class ReferenceScorer:
             for x, y, r in pairs:
                 self.graph[x][(y, r)] = max(link.weight, self.graph[x].get((y, r), 0.0))
         peer = code["peer"]
-        for x, edges in self.graph.items():
+        for edges in self.graph.values():
             specific = {y for (y, r) in edges if r != peer}
             for y in specific:
                 edges.pop((y, peer), None)

@@ -16,12 +16,13 @@ from engine.kernels.layout import (
     Output,
     new_output,
     new_workspace,
+    output_spec,
 )
 from engine.kernels.score_nb import score_batch_nb
 from engine.lexicon import Lexicon, load_lexicon
 from engine.news import NewsItem
 from engine.paths import config_dir as default_config_dir
-from engine.scoring.arena import Packed, pack
+from engine.scoring.arena import Packed, alloc, pack
 from engine.scoring.compile import Compiled, ScoringParams, compile_model
 from engine.scoring.shock import ROLE_NAMES, EventHit, Shock, ShockLeg
 from engine.settings import ScoringSettings
@@ -198,7 +199,9 @@ class Scorer:
                     hints.append(c)
             hint_ptr[k + 1] = len(hints)
         hint_co = np.array(hints, np.int32) if hints else _EMPTY_HINTS
-        out = pack(new_output(len(items), self.settings.max_shocks))
+        out = alloc(
+            Output, [(f, dt, k * len(items)) for f, dt, k in output_spec(self.settings.max_shocks)]
+        )
         m, ws = self._model, self._ws
         score_batch_nb(
             m.arena,
