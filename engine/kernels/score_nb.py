@@ -350,11 +350,13 @@ def score_headline_nb(
     if use_novelty and n_tok > 0:
         h = simhash_nb(ws.hashes, n_tok)
         count = ws.ring_meta[0]
+        pos = ws.ring_meta[1]
         if count > 0:
-            dist = nearest_recent_nb(ws.ring_hash, ws.ring_ts, count, h, ts, m.novelty_window_ns)
+            dist = nearest_recent_nb(
+                ws.ring_hash, ws.ring_ts, count, pos, h, ts, m.novelty_window_ns
+            )
             if dist <= m.dup_distance:
                 novelty = m.dup_factor
-        pos = ws.ring_meta[1]
         ws.ring_hash[pos] = h
         ws.ring_ts[pos] = ts
         ws.ring_meta[1] = (pos + 1) % ws.ring_hash.shape[0]

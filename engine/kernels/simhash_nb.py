@@ -24,28 +24,46 @@ def simhash_nb(hashes: np.ndarray, n: int) -> np.uint64:
     return out
 
 
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+
+
 @njit(cache=True)
 def popcount_nb(x: np.uint64) -> int:
-    """Count the set bits of x."""
-    c = 0
-    while x:
-        x &= x - np.uint64(1)
-        c += 1
-    return c
+    """Count the set bits of x (branch-free SWAR)."""
+    x = x - ((x >> np.uint64(1)) & _M1)
+    x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
+    x = (x + (x >> np.uint64(4))) & _M4
+    return int((x * _H01) >> np.uint64(56))
 
 
 @njit(cache=True)
 def nearest_recent_nb(
-    ring_hash: np.ndarray, ring_ts: np.ndarray, count: int, h: np.uint64, ts: int, window: int
+    ring_hash: np.ndarray,
+    ring_ts: np.ndarray,
+    count: int,
+    pos: int,
+    h: np.uint64,
+    ts: int,
+    window: int,
 ) -> int:
-    """Return the smallest Hamming distance from h to a ring entry no older than `window`, or 64."""
+    """Smallest Hamming distance from h to a ring entry of the last `window` ns, or 64.
+
+    The ring holds `count` entries, the newest just before `pos`. It walks newest to oldest and
+    stops at the first entry older than the window (news arrives in time order).
+    """
     best = 64
-    n = min(count, ring_hash.shape[0])
-    for i in range(n):
-        age = ts - ring_ts[i]
-        if age < 0 or age > window:
+    size = ring_hash.shape[0]
+    for k in range(1, min(count, size) + 1):
+        j = (pos - k) % size
+        age = ts - ring_ts[j]
+        if age > window:
+            break
+        if age < 0:
             continue
-        d = popcount_nb(ring_hash[i] ^ h)
+        d = popcount_nb(ring_hash[j] ^ h)
         if d < best:
             best = d
     return best

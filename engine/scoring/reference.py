@@ -141,6 +141,7 @@ class ReferenceScorer:
             for y in specific:
                 edges.pop((y, peer), None)
         self.ring: list[tuple[int, int]] = []
+        self.ring_size = 4096
 
     def _alias(self, key: tuple[int, ...], payload: tuple[int, int, int, int, int]) -> None:
         if payload not in self.aliases[key]:
@@ -377,8 +378,10 @@ class ReferenceScorer:
         if novelty and tokens:
             h = simhash([t.hash for t in tokens])
             best = 64
-            for rh, rts in self.ring:
-                if 0 <= ts - rts <= self.p.novelty_window_ns:
+            for rh, rts in reversed(self.ring[-self.ring_size :]):
+                if ts - rts > self.p.novelty_window_ns:
+                    break  # newest to oldest: the rest is older still
+                if ts >= rts:
                     best = min(best, bin(rh ^ h).count("1"))
             if best <= self.p.dup_distance:
                 factor = self.p.dup_factor

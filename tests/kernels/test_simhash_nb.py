@@ -28,9 +28,12 @@ def test_near_duplicate_headlines_are_close_and_different_ones_far() -> None:
     a = h("Micron raises its quarterly revenue forecast on surging demand for AI memory chips")
     b = h("Micron raises its quarterly revenue forecast on surging demand for AI memory chips")
     c = h("Boeing halts 737 MAX deliveries after regulators find new quality lapses")
-    ring_h = np.array([a, c], np.uint64)
-    ring_ts = np.array([0, 0], np.int64)
-    assert nearest_recent_nb(ring_h, ring_ts, 2, b, 10, 100) == 0
+    ring_h = np.array([a, c, 0], np.uint64)
+    ring_ts = np.array([0, 5, 0], np.int64)
+    assert nearest_recent_nb(ring_h, ring_ts, 2, 2, b, 10, 100) == 0
     assert popcount_nb(a ^ c) > 10
     # outside the window nothing counts
-    assert nearest_recent_nb(ring_h, ring_ts, 2, b, 1000, 100) == 64
+    assert nearest_recent_nb(ring_h, ring_ts, 2, 2, b, 1000, 100) == 64
+    # the walk starts at the newest entry and wraps around the ring
+    # pos 0: the newest entries are indexes 2 and 1, so the exact copy at index 0 is not seen
+    assert nearest_recent_nb(ring_h, ring_ts, 2, 0, b, 10, 100) > 3

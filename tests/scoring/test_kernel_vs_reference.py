@@ -97,3 +97,30 @@ def test_full_universe_agrees_on_examples_and_real_news(
     rows += [orjson.loads(x) for x in news[::60]]
     for row in rows:
         agree(scorer, full_ref, row["headline"], row["created_at"])
+
+
+def test_novelty_damping_agrees_over_a_stream(
+    mini_scorer: Scorer, mini_ref: ReferenceScorer
+) -> None:
+    from engine.news import news_from_mapping
+
+    hour = 3600 * 10**9
+    stream = [
+        ("Meta plans to sell its spare AI computing power", 0),
+        ("Cisco to buy Splunk", 1 * hour),
+        ("Meta plans to sell its spare AI computing power", 2 * hour),  # repeat: damped
+        ("Meta plans to sell its spare AI computing power", 40 * hour),  # outside 24 h: fresh
+    ]
+    mini_scorer.reset_novelty()
+    mini_ref.ring.clear()
+    base = 1_700_000_000 * 10**9
+    items = [news_from_mapping({"headline": h, "created_at": base + t}) for h, t in stream]
+    batch = mini_scorer.score_batch(items)
+    for i, (h, t) in enumerate(stream):
+        shock = batch.shock(i)
+        ref = mini_ref.score(h, (base + t) // (86400 * 10**9), ts=base + t, novelty=True)
+        assert {leg.symbol: round(leg.score, 9) for leg in shock.legs} == {
+            mini_scorer.universe.companies[c].symbol_on((base + t) // (86400 * 10**9)): round(v, 9)
+            for c, v in ref.items()
+        }
+    assert [batch.shock(i).novelty for i in range(4)] == [1.0, 1.0, 0.25, 1.0]
