@@ -120,6 +120,7 @@ def workspace_from_arena_nb(arena: np.ndarray, idx: np.ndarray) -> Workspace:
         _b(arena, idx, 33).view(u64),
         _b(arena, idx, 34).view(i64),
         _b(arena, idx, 35).view(i64),
+        _b(arena, idx, 36).view(b1),
     )
 
 

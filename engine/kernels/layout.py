@@ -113,6 +113,7 @@ class Workspace(NamedTuple):
     ring_hash: np.ndarray
     ring_ts: np.ndarray
     ring_meta: np.ndarray
+    dir_mark: np.ndarray
 
 
 def new_workspace(n_companies: int, ring_size: int = 4096) -> Workspace:
@@ -155,6 +156,7 @@ def new_workspace(n_companies: int, ring_size: int = 4096) -> Workspace:
         ring_hash=np.zeros(ring_size, np.uint64),
         ring_ts=np.zeros(ring_size, np.int64),
         ring_meta=np.zeros(2, np.int64),
+        dir_mark=np.zeros(n_companies, np.bool_),
     )
 
 

@@ -304,6 +304,7 @@ def score_headline_nb(
             n_dir += 1
     out.n_events[row] = n_ev
     for d in range(n_dir):
+        ws.dir_mark[ws.dir_co[d]] = True
         role = ROLE_OBJECT if ws.dir_obj[d] else ROLE_SUBJECT
         _add_nb(ws, ws.dir_co[d], ws.dir_val[d], role, -1, ws.dir_ev[d])
     # 7. spillover along typed links, except to companies the same event hits directly
@@ -318,12 +319,15 @@ def score_headline_nb(
                 continue
             t = m.g_nbr[k]
             direct = False
-            for q in range(n_dir):
-                if ws.dir_co[q] == t and ws.dir_ev[q] == e:
-                    direct = True
-                    break
+            if ws.dir_mark[t]:
+                for q in range(n_dir):
+                    if ws.dir_co[q] == t and ws.dir_ev[q] == e:
+                        direct = True
+                        break
             if not direct:
                 _add_nb(ws, t, ws.dir_val[d] * mult * m.g_w[k], ROLE_REL0 + rel, c, e)
+    for d in range(n_dir):
+        ws.dir_mark[ws.dir_co[d]] = False
     # 8. themes
     for k in range(n_mt):
         p = ws.mt_pat[k]

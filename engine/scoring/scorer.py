@@ -27,7 +27,7 @@ from engine.scoring.compile import Compiled, ScoringParams, compile_model
 from engine.scoring.shock import ROLE_NAMES, EventHit, Shock, ShockLeg
 from engine.settings import ScoringSettings
 from engine.text.normalize import normalize
-from engine.universe import RELATIONS, Universe, load_universe
+from engine.universe import Universe, load_universe
 from engine.universe.model import normalize_symbol
 
 log = logging.getLogger(__name__)
@@ -253,15 +253,16 @@ class Scorer:
             out.sh_event[row].tolist(),
             strict=True,
         ):
-            symbol = c.symbols[sym_id]
             label = c.event_labels[event] if event >= 0 else ""
             if role <= 1:
-                why = f"{ROLE_NAMES[role]} × {label}"
+                via_name = ""
             elif role == len(ROLE_NAMES) - 1:
-                why = f"theme '{c.theme_names[via]}'"
+                via_name = c.theme_names[via]
             else:
-                why = f"{RELATIONS[role - 2]} of {self._symbol_on(via, day)} × {label}"
-            legs.append(ShockLeg(symbol, score, ROLE_NAMES[role], why, scale_note))
+                via_name = self._symbol_on(via, day)
+            legs.append(
+                ShockLeg(c.symbols[sym_id], score, ROLE_NAMES[role], via_name, label, scale_note)
+            )
         ev = slice(i * MAX_EVENTS_OUT, i * MAX_EVENTS_OUT + int(out.n_events[i]))
         events = [
             EventHit(c.event_ids[e], c.event_labels[e], conf_e)

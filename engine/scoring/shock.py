@@ -11,17 +11,28 @@ ROLE_NAMES = ("subject", "object", "competitor", "supplier", "customer", "partne
 
 
 class ShockLeg(msgspec.Struct, frozen=True):
-    """One symbol's score in [-1, 1] with the path that produced its largest part.
+    """One symbol's score in [-1, 1] and how its largest part reached it.
 
-    `why` says how the largest part reached the symbol ("supplier of META × capacity sale");
-    `scale` how the headline as a whole was scaled ("× hedged 0.75"). `path` joins them.
+    `role` is how the symbol was hit (`subject`, `object`, a relation such as `supplier`, or
+    `theme`); `via` the company it is related to (or the theme's name); `event` the event's label;
+    `scale` how the headline as a whole was scaled (" × hedged 0.75").
     """
 
     symbol: str
     score: float
     role: str
-    why: str
+    via: str = ""
+    event: str = ""
     scale: str = ""
+
+    @property
+    def why(self) -> str:
+        """E.g. `supplier of META × capacity sale`."""
+        if self.role in ("subject", "object"):
+            return f"{self.role} × {self.event}"
+        if self.role == "theme":
+            return f"theme '{self.via}'"
+        return f"{self.role} of {self.via} × {self.event}"
 
     @property
     def path(self) -> str:
