@@ -73,9 +73,15 @@ def _color(score: float) -> str:
     return "green" if score > 0 else "red"
 
 
-def _print_shock(shock: Any, threshold: float) -> None:
+def _print_shock(shock: Any, threshold: float, every_leg: bool = False) -> None:
     subjects = ", ".join(shock.subjects) or "none found"
-    events = ", ".join(f"{e.label} ({e.confidence:+.2f})" for e in shock.events) or "none"
+    events = (
+        ", ".join(
+            f"{e.label} ({e.confidence:.2f})" if e.confidence > 0 else f"{e.label} (negated)"
+            for e in shock.events
+        )
+        or "none"
+    )
     out.print(f"[bold]{shock.headline}[/]", highlight=False)
     out.print(f"  subjects: {subjects}   events: {events}", highlight=False)
     scale = []
@@ -96,17 +102,23 @@ def _print_shock(shock: Any, threshold: float) -> None:
     table.add_column("score", justify="right")
     table.add_column("role")
     table.add_column("why")
-    for leg in shock.legs:
+    shown = [leg for leg in shock.legs if every_leg or abs(leg.score) >= threshold]
+    shown = shown or shock.legs[:3]
+    for leg in shown:
         mark = "●" if abs(leg.score) >= threshold else ""
         table.add_row(
             mark,
             leg.symbol,
             f"[{_color(leg.score)}]{leg.score:+.2f}[/]",
             leg.role,
-            leg.why + leg.scale,
+            leg.why,
         )
     out.print(table)
-    out.print(f"  [dim]● = |score| ≥ {threshold} (trades)[/]")
+    hidden = len(shock.legs) - len(shown)
+    more = (
+        f"; {hidden} smaller leg(s) not shown (--all-legs or --json shows them)" if hidden else ""
+    )
+    out.print(f"  [dim]● = |score| ≥ {threshold} (trades){more}[/]")
 
 
 def _read_lines(source: str) -> Iterator[tuple[int, bytes]]:
@@ -140,6 +152,9 @@ def score(
         ),
     ] = None,
     source: Annotated[str, typer.Option(help="News source, for its credibility weight.")] = "",
+    all_legs: Annotated[
+        bool, typer.Option("--all-legs", help="Show every leg, not only those that trade.")
+    ] = False,
     config_dir: ConfigDir = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -173,7 +188,7 @@ def score(
         if json_out:
             sys.stdout.write(orjson.dumps(shock.to_dict()).decode() + "\n")
         else:
-            _print_shock(shock, scorer.threshold)
+            _print_shock(shock, scorer.threshold, all_legs)
         return
     assert input_path is not None
     if input_path != "-" and not Path(input_path).is_file():
@@ -392,6 +407,7 @@ def run(
         _fail(InputError(f"cannot read {path}: {exc.strerror}"))
     except SpilloverError as exc:
         _fail(exc)
+    scorer.score("warm-up", novelty=False)  # loads the compiled kernels from numba's cache
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     shocks = scorer.score_batch(items).shocks()
@@ -401,11 +417,11 @@ def run(
         legs = shock.tradable(scorer.threshold)
         traded += bool(legs)
         if legs or all_:
-            _print_shock(shock, scorer.threshold)
+            _print_shock(shock, scorer.threshold, every_leg=False)
             out.print()
     out.print(
-        f"{len(items)} headlines, {traded} with tradable shocks; start-up {load_s:.2f}s, "
-        f"scoring {score_s * 1e3:.1f} ms"
+        f"{len(items)} headlines, {traded} with tradable shocks; start-up {load_s:.2f}s "
+        f"(import, load and compile the universe, load the kernels), scoring {score_s * 1e3:.1f} ms"
     )
 
 

@@ -264,10 +264,11 @@ class Scorer:
                 ShockLeg(c.symbols[sym_id], score, ROLE_NAMES[role], via_name, label, scale_note)
             )
         ev = slice(i * MAX_EVENTS_OUT, i * MAX_EVENTS_OUT + int(out.n_events[i]))
-        events = [
-            EventHit(c.event_ids[e], c.event_labels[e], conf_e)
-            for e, conf_e in zip(out.ev_id[ev].tolist(), out.ev_conf[ev].tolist(), strict=True)
-        ]
+        strongest: dict[int, float] = {}  # one entry per event type, its strongest occurrence
+        for e, conf_e in zip(out.ev_id[ev].tolist(), out.ev_conf[ev].tolist(), strict=True):
+            if abs(conf_e) > abs(strongest.get(e, 0.0)):
+                strongest[e] = conf_e
+        events = [EventHit(c.event_ids[e], c.event_labels[e], w) for e, w in strongest.items()]
         sj = slice(i * MAX_SUBJECTS_OUT, i * MAX_SUBJECTS_OUT + int(out.n_subjects[i]))
         subjects = [self._symbol_on(co, day) for co in out.sj_company[sj].tolist()]
         notes = []
