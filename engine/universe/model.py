@@ -160,7 +160,12 @@ def normalize_symbol(symbol: str) -> str:
 
 
 def name_variants(name: str) -> list[str]:
-    """The full name and the name without legal suffixes or a leading 'The'."""
+    """The full name and the name without legal suffixes or a leading 'The'.
+
+    A one-word short form is kept only when it looks coined (`NVR`, `3M`, `ImmunoGen`): a plain
+    capitalised word ("News" of News Corp, "Block", "Southern") must be listed as an alias on
+    purpose, where a human has judged it unambiguous.
+    """
     out = [name]
     short = name
     while True:
@@ -170,6 +175,16 @@ def name_variants(name: str) -> list[str]:
         short = stripped
     if short.lower().startswith("the "):
         short = short[4:]
-    if short and short not in out:
+    if short and short not in out and (len(short.split()) > 1 or _coined(short)):
         out.append(short)
     return out
+
+
+def _coined(word: str) -> bool:
+    """An acronym, a word with digits or dots, or one with a capital inside (McAfee)."""
+    letters = [c for c in word if c.isalpha()]
+    return (
+        word.isupper()
+        or any(c.isdigit() or c == "." for c in word)
+        or any(c.isupper() for c in letters[1:])
+    )
