@@ -357,7 +357,7 @@ def universe_check(
         len(e.patterns) + len(e.patterns_passive) for e in lexicon.events
     )
     counts["symbols (all periods)"] = len(compiled.symbols)
-    problems = sorted(set(report.problems))
+    problems = sorted(set(report.problems) | set(compiled.problems))
     if json_out:
         sys.stdout.write(orjson.dumps({"counts": counts, "problems": problems}).decode() + "\n")
     else:

@@ -84,7 +84,12 @@ class Company:
         companies keep working for news about their fall and its spillover.
         """
         written = {a.text.lower() for a in self.aliases}
-        own = [Alias(t) for t in name_variants(self.name) if t.lower() not in written]
+        own = [
+            Alias(t)
+            for t in name_variants(self.name)
+            if t.lower() not in written
+            and len(re.findall(r"[A-Za-z0-9]+", t)) <= 8  # long: short form
+        ]
         return own + self.aliases
 
     def symbol_on(self, day: int) -> str | None:
