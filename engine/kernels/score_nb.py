@@ -428,6 +428,9 @@ def score_headline_nb(
     out.n_subjects[row] = n_sj
 
 
+ROW_FIELDS = 5  # per headline in `rows`: start, end, day, ts (ns), end of its hints
+
+
 @njit(cache=True)
 def score_batch_nb(
     m_arena: np.ndarray,
@@ -439,34 +442,25 @@ def score_batch_nb(
     out_arena: np.ndarray,
     out_idx: np.ndarray,
     buf: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    days: np.ndarray,
-    ts: np.ndarray,
+    rows: np.ndarray,
+    hints: np.ndarray,
     source_w: np.ndarray,
-    hint_ptr: np.ndarray,
-    hint_co: np.ndarray,
     use_novelty: bool,
 ) -> None:
-    """Score every headline buf[starts[i]:ends[i]] into row i of the output, in order.
+    """Score every headline into its row of the output, in order.
 
-    Model, workspace and output arrive packed in byte arenas (see `arena_nb`).
+    Headline i is buf[rows[5i] : rows[5i + 1]], published on day rows[5i + 2] at rows[5i + 3] ns;
+    its hinted companies are hints[rows[5i - 1] : rows[5i + 4]] (from 0 for the first).
+    Model, workspace and output arrive packed in byte arenas (see `arena_nb`): few arguments
+    keep the call cheap.
     """
     m = model_from_arena_nb(m_arena, m_idx, m_ip, m_fp)
     ws = workspace_from_arena_nb(ws_arena, ws_idx)
     out = output_from_arena_nb(out_arena, out_idx)
-    for i in range(starts.shape[0]):
+    for i in range(source_w.shape[0]):
+        r = i * ROW_FIELDS
+        first = rows[r - 1] if i > 0 else 0
         score_headline_nb(
-            m,
-            ws,
-            out,
-            i,
-            buf,
-            starts[i],
-            ends[i],
-            days[i],
-            ts[i],
-            source_w[i],
-            hint_co[hint_ptr[i] : hint_ptr[i + 1]],
-            use_novelty,
-        )
+            m, ws, out, i, buf, rows[r], rows[r + 1], rows[r + 2], rows[r + 3], source_w[i],
+            hints[first : rows[r + 4]], use_novelty,
+        )  # fmt: skip

@@ -69,12 +69,8 @@ class _SingleBuffers:
     """Inputs and output of `Scorer.score`, allocated once."""
 
     out: Packed
-    starts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
-    ends: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
-    days: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int32))
-    ts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(5, np.int64))
     weights: np.ndarray = field(default_factory=lambda: np.ones(1, np.float64))
-    hint_ptr: np.ndarray = field(default_factory=lambda: np.zeros(2, np.int64))
     hints: np.ndarray = field(default_factory=lambda: np.zeros(16, np.int32))
 
 
@@ -106,6 +102,7 @@ class Scorer:
         self._model = pack(self.compiled.arrays)
         self._ws = pack(new_workspace(len(universe.companies), self.settings.novelty_ring))
         self._one = _SingleBuffers(pack(new_output(1, self.settings.max_shocks)))
+        self._symbols_seen: dict[tuple[int, int], str] = {}
         self._sources = lexicon.modifiers.source_weights
         self._source_default = lexicon.modifiers.source_default
 
@@ -139,9 +136,10 @@ class Scorer:
             item = NewsItem(id="", headline=item, ts_event=now, ts_init=now)
         text, cut = normalize(item.headline, self.settings.max_chars)
         one = self._one
-        one.ends[0] = len(text)
-        one.days[0] = item.ts_event // NS_PER_DAY
-        one.ts[0] = item.ts_event
+        rows = one.rows
+        rows[1] = len(text)
+        rows[2] = item.ts_event // NS_PER_DAY
+        rows[3] = item.ts_event
         one.weights[0] = self.source_weight(item.source)
         n_hints = 0
         for sym in item.symbols[: one.hints.shape[0]]:
@@ -149,28 +147,14 @@ class Scorer:
             if c is not None:
                 one.hints[n_hints] = c
                 n_hints += 1
-        one.hint_ptr[1] = n_hints
+        rows[4] = n_hints
         m, ws, out = self._model, self._ws, one.out
         score_batch_nb(
-            m.arena,
-            m.idx,
-            m.ints,
-            m.floats,
-            ws.arena,
-            ws.idx,
-            out.arena,
-            out.idx,
-            np.frombuffer(text.encode("ascii") or b"\0", np.uint8),
-            one.starts,
-            one.ends,
-            one.days,
-            one.ts,
-            one.weights,
-            one.hint_ptr,
-            one.hints,
+            m.arena, m.idx, m.ints, m.floats, ws.arena, ws.idx, out.arena, out.idx,
+            np.frombuffer(text.encode("ascii") or b"\0", np.uint8), rows, one.hints, one.weights,
             novelty,
-        )
-        batch = ShockBatch(self, (item,), [text], [cut], one.days, out)
+        )  # fmt: skip
+        batch = ShockBatch(self, (item,), [text], [cut], rows[2:3], out)
         return self._shock_from_row(batch, 0)
 
     def score_batch(self, items: Sequence[NewsItem], *, novelty: bool = True) -> ShockBatch:
@@ -190,45 +174,39 @@ class Scorer:
         ts = np.fromiter((item.ts_event for item in items), np.int64, len(items))
         days = (ts // NS_PER_DAY).astype(np.int32)
         weights = np.fromiter((self.source_weight(i.source) for i in items), np.float64, len(items))
-        hint_ptr = np.zeros(len(items) + 1, np.int64)
+        hint_end = np.zeros(len(items), np.int64)
         hints: list[int] = []
         for k, item in enumerate(items):
+            first = len(hints)
             for sym in item.symbols:
                 c = self.universe.by_symbol.get(normalize_symbol(sym))
-                if c is not None and c not in hints[hint_ptr[k] :]:
+                if c is not None and c not in hints[first:]:
                     hints.append(c)
-            hint_ptr[k + 1] = len(hints)
+            hint_end[k] = len(hints)
+        rows = np.stack([starts, ends, days.astype(np.int64), ts, hint_end], axis=1).ravel()
         hint_co = np.array(hints, np.int32) if hints else _EMPTY_HINTS
         out = alloc(
             Output, [(f, dt, k * len(items)) for f, dt, k in output_spec(self.settings.max_shocks)]
         )
         m, ws = self._model, self._ws
         score_batch_nb(
-            m.arena,
-            m.idx,
-            m.ints,
-            m.floats,
-            ws.arena,
-            ws.idx,
-            out.arena,
-            out.idx,
-            buf,
-            starts,
-            ends,
-            days,
-            ts,
-            weights,
-            hint_ptr,
-            hint_co,
-            novelty,
-        )
+            m.arena, m.idx, m.ints, m.floats, ws.arena, ws.idx, out.arena, out.idx,
+            buf, rows, hint_co, weights, novelty,
+        )  # fmt: skip
         return ShockBatch(self, items, texts, truncated, days, out)
 
     def _symbol_on(self, company: int, day: int) -> str:
-        return (
-            self.universe.companies[company].symbol_on(day)
-            or self.compiled.company_symbols[company]
-        )
+        key = (company, day)
+        symbol = self._symbols_seen.get(key)
+        if symbol is None:
+            if len(self._symbols_seen) > 100_000:
+                self._symbols_seen.clear()
+            symbol = (
+                self.universe.companies[company].symbol_on(day)
+                or self.compiled.company_symbols[company]
+            )
+            self._symbols_seen[key] = symbol
+        return symbol
 
     def _shock_from_row(self, batch: ShockBatch, i: int) -> Shock:
         out, c = batch.out, self.compiled
@@ -245,6 +223,8 @@ class Scorer:
         k_max = self.settings.max_shocks
         row = slice(i * k_max, i * k_max + int(out.n_shocks[i]))
         legs: list[ShockLeg] = []
+        symbols, labels, themes = c.symbols, c.event_labels, c.theme_names
+        theme_role = len(ROLE_NAMES) - 1
         for sym_id, score, role, via, event in zip(
             out.sh_symbol[row].tolist(),
             out.sh_score[row].tolist(),
@@ -253,15 +233,15 @@ class Scorer:
             out.sh_event[row].tolist(),
             strict=True,
         ):
-            label = c.event_labels[event] if event >= 0 else ""
             if role <= 1:
                 via_name = ""
-            elif role == len(ROLE_NAMES) - 1:
-                via_name = c.theme_names[via]
+            elif role == theme_role:
+                via_name = themes[via]
             else:
                 via_name = self._symbol_on(via, day)
+            label = labels[event] if event >= 0 else ""
             legs.append(
-                ShockLeg(c.symbols[sym_id], score, ROLE_NAMES[role], via_name, label, scale_note)
+                ShockLeg(symbols[sym_id], score, ROLE_NAMES[role], via_name, label, scale_note)
             )
         ev = slice(i * MAX_EVENTS_OUT, i * MAX_EVENTS_OUT + int(out.n_events[i]))
         strongest: dict[int, float] = {}  # one entry per event type, its strongest occurrence
