@@ -41,6 +41,12 @@ class ScoringSettings(BaseModel):
     )
     duplicate_factor: float = Field(0.25, ge=0, le=1, description="score multiplier for a repeat")
     novelty_ring: int = Field(4096, ge=16, description="recent headlines remembered for novelty")
+    industry_peer_weight: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="weight of the implicit peer link between same-industry companies",
+    )
 
 
 class Settings(BaseSettings):

@@ -30,6 +30,7 @@ class ScoringParams:
     dup_distance: int = 3
     dup_factor: float = 0.25
     novelty_window_ns: int = 24 * 3600 * 1_000_000_000
+    industry_peer_weight: float = 0.0
 
 
 @dataclass(slots=True)
@@ -251,7 +252,7 @@ def _pattern_rows(universe: Universe, lexicon: Lexicon, problems: list[str]) -> 
     return rows
 
 
-def _compile_graph(universe: Universe, problems: list[str]) -> dict[str, np.ndarray]:
+def _compile_graph(universe: Universe, params: ScoringParams) -> dict[str, np.ndarray]:
     n = len(universe.companies)
     rel = {name: code for code, name in enumerate(RELATIONS)}
     edges: dict[tuple[int, int, int], float] = {}
@@ -260,7 +261,7 @@ def _compile_graph(universe: Universe, problems: list[str]) -> dict[str, np.ndar
         if a != b:
             edges[(a, b, code)] = max(w, edges.get((a, b, code), 0.0))
 
-    for link in universe.links:
+    for link in universe.graph_links(params.industry_peer_weight):
         src, dst = universe.by_symbol.get(link.source), universe.by_symbol.get(link.target)
         if src is None or dst is None:
             continue
@@ -345,7 +346,7 @@ def compile_model(
     parts.update(_compile_patterns(_pattern_rows(universe, lexicon, problems)))
     parts.update(_compile_events(lexicon))
     parts.update(_compile_themes(universe))
-    parts.update(_compile_graph(universe, problems))
+    parts.update(_compile_graph(universe, params))
     parts.update(
         co_lst_ptr=np.array(lst_ptr, np.int32),
         lst_symbol=np.array(lst_symbol, np.int32),

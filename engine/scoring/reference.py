@@ -124,7 +124,7 @@ class ReferenceScorer:
             self.rows.append((pat, BOUNDARY_PAT, 0, pat.weight, False))
         self.graph: dict[int, dict[tuple[int, int], float]] = defaultdict(dict)
         code = {name: k for k, name in enumerate(RELATIONS)}
-        for link in universe.links:
+        for link in universe.graph_links(self.p.industry_peer_weight):
             a, b = universe.by_symbol.get(link.source), universe.by_symbol.get(link.target)
             if a is None or b is None or a == b:
                 continue

@@ -91,6 +91,7 @@ class Scorer:
             dup_distance=self.settings.duplicate_distance,
             dup_factor=self.settings.duplicate_factor,
             novelty_window_ns=int(self.settings.novelty_window_hours * 3600 * 1e9),
+            industry_peer_weight=self.settings.industry_peer_weight,
         )
         self.compiled: Compiled = compile_model(universe, lexicon, params)
         if self.compiled.problems:

@@ -153,6 +153,28 @@ class Universe:
             index[normalize_symbol(company.symbol)] = i
         self.by_symbol = index
 
+    def graph_links(self, industry_peer_weight: float = 0.0, max_industry: int = 60) -> list[Link]:
+        """The links the scorer propagates along: the written ones, plus, when
+        `industry_peer_weight` > 0, a `peer` link of that weight between every two companies of
+        the same industry (of at most `max_industry` members) that no written link joins.
+        """
+        if industry_peer_weight <= 0:
+            return self.links
+        linked = {frozenset((x.source, x.target)) for x in self.links}
+        by_industry: dict[str, list[str]] = {}
+        for company in self.companies:
+            if company.industry:
+                by_industry.setdefault(company.industry.lower(), []).append(company.symbol)
+        implicit = []
+        for members in by_industry.values():
+            if len(members) > max_industry:
+                continue
+            for i, a in enumerate(members):
+                for b in members[i + 1 :]:
+                    if frozenset((a, b)) not in linked:
+                        implicit.append(Link(a, b, "peer", industry_peer_weight, "same industry"))
+        return self.links + implicit
+
     def find(self, symbol: str) -> Company | None:
         """Return the company that uses or used `symbol` (`BRK-A`, `brk.a` alike), or None."""
         i = self.by_symbol.get(normalize_symbol(symbol))

@@ -124,3 +124,23 @@ def test_novelty_damping_agrees_over_a_stream(
             for c, v in ref.items()
         }
     assert [batch.shock(i).novelty for i in range(4)] == [1.0, 1.0, 0.25, 1.0]
+
+
+def test_implicit_industry_peers_reach_unlinked_companies_in_both(mini_scorer: Scorer) -> None:
+    from engine.news import news_from_mapping
+    from engine.scoring.compile import ScoringParams
+
+    settings = mini_scorer.settings.model_copy(update={"industry_peer_weight": 0.5})
+    scorer = Scorer(mini_scorer.universe, mini_scorer.lexicon, settings)
+    ref = ReferenceScorer(scorer.universe, scorer.lexicon, ScoringParams(industry_peer_weight=0.5))
+    # MU and QCOM share an industry (Semiconductors) but no written link
+    text, when = "Micron to buy Splunk", "2023-05-21"  # acquisition spills to peers (0.2)
+    shock = scorer.score(news_from_mapping({"headline": text, "created_at": when}), novelty=False)
+    assert shock.score_of("QCOM") < 0
+    assert (
+        mini_scorer.score(
+            news_from_mapping({"headline": text, "created_at": when}), novelty=False
+        ).score_of("QCOM")
+        == 0
+    )
+    agree(scorer, ref, text, when)
