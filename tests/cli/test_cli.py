@@ -156,3 +156,15 @@ def test_universe_check_passes_on_good_data_and_names_problems(tmp_path: Path) -
     assert "unknown symbol ZZZZ" in err
     assert "XYZ has no sector" in err or "has sector ''" in err
     assert "alias 'micron' belongs to both" in err
+
+
+def test_a_settings_typo_is_named_without_a_traceback(tmp_path: Path) -> None:
+    import shutil
+
+    cfg = tmp_path / "cfg"
+    shutil.copytree(MINI, cfg)
+    (cfg / "default.toml").write_text("[scoring]\nthreshhold = 0.3\n")
+    res = run("score", "Cisco to buy Splunk", config=cfg)
+    assert res.returncode == 2
+    assert b"ConfigError" in res.stderr and b"threshhold" in res.stderr
+    assert b"Traceback" not in res.stderr
