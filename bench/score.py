@@ -43,7 +43,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10, help="batch passes over the headlines")
     parser.add_argument("--single", type=int, default=20000, help="headlines timed one at a time")
     parser.add_argument("--no-vader", action="store_true")
+    parser.add_argument(
+        "--cpu", type=int, default=None, help="pin the process to this core (default: no pinning)"
+    )
     args = parser.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
 
     from engine.news import news_from_mapping
     from engine.scoring import Scorer
