@@ -1,0 +1,254 @@
+"""Load historical news and market data with polars, with errors that say what to fix.
+
+News: JSON lines, CSV or Parquet in Alpaca's news shape (`headline` and `created_at` needed;
+`id`, `summary`, `symbols`, `source` taken when present). Market data: trades
+(`ts, symbol, price, size`) or bars (`ts|date, symbol, open, high, low, close, volume`, with
+`adj_close` used for returns where present), in one file or in a folder of per-symbol files
+named `SYMBOL.csv|parquet` (the symbol taken from the name).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from backtests.errors import DataError
+from engine.universe import Universe
+
+TRADE_COLUMNS = ("ts", "symbol", "price", "size")
+BAR_COLUMNS = ("symbol", "open", "high", "low", "close", "volume")
+_SUFFIXES = (".parquet", ".csv", ".jsonl", ".ndjson", ".json")
+
+
+@dataclass(slots=True)
+class MarketData:
+    """Trades or bars, sorted by (symbol, ts); `ts` is int64 ns UTC (a bar's ts is its date)."""
+
+    kind: str  # "trades" or "bars"
+    frame: pl.DataFrame
+
+    @property
+    def symbols(self) -> list[str]:
+        """Symbols present, sorted."""
+        return sorted(self.frame["symbol"].unique().to_list())
+
+
+def _read_table(path: Path) -> pl.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pl.read_parquet(path)
+        if suffix == ".csv":
+            return pl.read_csv(
+                path, null_values=["null", "NULL", "", "NaN"], infer_schema_length=10_000
+            )
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            return _read_json_lines(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise DataError(f"{path}: cannot read it: {exc}") from None
+    raise DataError(f"{path}: unknown file type {suffix!r}; use .parquet, .csv or .jsonl")
+
+
+def _read_json_lines(path: Path) -> pl.DataFrame:
+    rows = []
+    for n, line in enumerate(path.read_bytes().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise DataError(f"{path}:{n}: not JSON ({exc})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{n}: expected a JSON object per line")
+        rows.append(obj)
+    if not rows:
+        raise DataError(f"{path}: no rows")
+    return pl.from_dicts(rows, infer_schema_length=None)
+
+
+def _require(frame: pl.DataFrame, path: Path, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)} (it has: {', '.join(frame.columns)})"
+        )
+
+
+def _to_ns(frame: pl.DataFrame, column: str, path: Path) -> pl.Series:
+    """Column as int64 ns UTC from datetimes, dates, ISO text or epoch numbers."""
+    s = frame[column]
+    if isinstance(s.dtype, pl.Datetime):
+        if s.dtype.time_zone is not None:
+            s = s.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return s.cast(pl.Datetime("ns")).cast(pl.Int64)
+    if s.dtype == pl.Date:
+        return s.cast(pl.Datetime("ns")).cast(pl.Int64)
+    if s.dtype.is_numeric():
+        x = s.cast(pl.Float64)
+        scale = (
+            pl.when(x > 1e17)
+            .then(1.0)
+            .when(x > 1e14)
+            .then(1e3)
+            .when(x > 1e11)
+            .then(1e6)
+            .otherwise(1e9)
+        )
+        return frame.select((x * scale).cast(pl.Int64).alias(column)).to_series()
+    if s.dtype == pl.String:
+        parsed = s.str.to_datetime(time_zone="UTC", strict=False, time_unit="ns")
+        bad = parsed.is_null() & s.is_not_null()
+        if bad.any():
+            row = int(bad.arg_true()[0])
+            raise DataError(
+                f"{path}: column {column!r}, row {row + 1}: {s[row]!r} is not a date/time (use ISO 8601)"
+            )
+        return parsed.dt.replace_time_zone(None).cast(pl.Int64)
+    raise DataError(f"{path}: column {column!r} has type {s.dtype}, not a date/time")
+
+
+def load_news(path: Path) -> pl.DataFrame:
+    """Read news; return `id, headline, summary, symbols, source, ts_event` sorted by ts_event."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    frame = _read_table(path)
+    _require(frame, path, ("headline",))
+    time_column = "created_at" if "created_at" in frame.columns else "ts_event"
+    if time_column not in frame.columns:
+        raise DataError(
+            f"{path}: missing column created_at (or ts_event): when each headline came out"
+        )
+    ts = _to_ns(frame, time_column, path)
+    n = frame.height
+    symbols = (
+        frame["symbols"]
+        if "symbols" in frame.columns
+        else pl.Series([[]] * n, dtype=pl.List(pl.String))
+    )
+    if symbols.dtype == pl.String:
+        symbols = symbols.str.replace_all(" ", "").str.split(",")
+    out = pl.DataFrame(
+        {
+            "id": frame["id"].cast(pl.String)
+            if "id" in frame.columns
+            else pl.Series([str(i) for i in range(n)]),
+            "headline": frame["headline"].cast(pl.String).fill_null(""),
+            "summary": frame["summary"].cast(pl.String).fill_null("")
+            if "summary" in frame.columns
+            else pl.Series([""] * n),
+            "symbols": symbols.cast(pl.List(pl.String)),
+            "source": frame["source"].cast(pl.String).fill_null("")
+            if "source" in frame.columns
+            else pl.Series([""] * n),
+            "ts_event": ts,
+        }
+    )
+    return out.sort("ts_event", maintain_order=True)
+
+
+def _market_files(path: Path) -> list[tuple[Path, str | None]]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".parquet"))
+        if not files:
+            raise DataError(f"{path}: no SYMBOL.csv or SYMBOL.parquet files in this folder")
+        return [(p, p.stem.upper().replace("-", ".")) for p in files]
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    return [(path, None)]
+
+
+def load_market(path: Path) -> MarketData:
+    """Read trades or bars from a file or a folder of per-symbol files; check order and values."""
+    path = Path(path)
+    frames = []
+    kind = ""
+    for file, symbol in _market_files(path):
+        frame = _read_table(file)
+        if symbol is not None and "symbol" not in frame.columns:
+            frame = frame.with_columns(pl.lit(symbol).alias("symbol"))
+        this_kind = "trades" if "price" in frame.columns else "bars"
+        if kind and this_kind != kind:
+            raise DataError(
+                f"{file}: holds {this_kind} but earlier files hold {kind}: use one kind"
+            )
+        kind = this_kind
+        frames.append(_normalise_market(frame, file, kind))
+    data = pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
+    return MarketData(kind, data.sort(["symbol", "ts"], maintain_order=True))
+
+
+def _normalise_market(frame: pl.DataFrame, file: Path, kind: str) -> pl.DataFrame:
+    if kind == "trades":
+        _require(frame, file, TRADE_COLUMNS)
+        ts = _to_ns(frame, "ts", file)
+        out = pl.DataFrame(
+            {
+                "ts": ts,
+                "symbol": frame["symbol"]
+                .cast(pl.String)
+                .str.to_uppercase()
+                .str.replace_all("-", "."),
+                "price": frame["price"].cast(pl.Float64, strict=False),
+                "size": frame["size"].cast(pl.Float64, strict=False),
+            }
+        )
+    else:
+        _require(frame, file, BAR_COLUMNS)
+        time_column = "ts" if "ts" in frame.columns else "date"
+        if time_column not in frame.columns:
+            raise DataError(f"{file}: missing column ts or date: when each bar starts")
+        columns = {
+            "ts": _to_ns(frame, time_column, file),
+            "symbol": frame["symbol"].cast(pl.String).str.to_uppercase().str.replace_all("-", "."),
+        }
+        for c in ("open", "high", "low", "close", "volume", "adj_close"):
+            if c in frame.columns:
+                columns[c] = frame[c].cast(pl.Float64, strict=False)
+        out = pl.DataFrame(columns)
+    _check_order(out, file)
+    return out
+
+
+def _check_order(frame: pl.DataFrame, file: Path) -> None:
+    """Timestamps must not go backwards within a symbol (a sign of a mangled file)."""
+    back = frame.with_row_index("row").filter(
+        (pl.col("ts") < pl.col("ts").shift(1)) & (pl.col("symbol") == pl.col("symbol").shift(1))
+    )
+    if back.height:
+        row = back.row(0, named=True)
+        raise DataError(
+            f"{file}: row {row['row'] + 1} ({row['symbol']}): time goes backwards; "
+            "sort the file by symbol and time"
+        )
+
+
+def between(
+    frame: pl.DataFrame, column: str, start: dt.date | None, end: dt.date | None, what: str
+) -> pl.DataFrame:
+    """Rows whose `column` (ns) falls in [start, end] (whole days); error if none are left."""
+    lo = int(dt.datetime.combine(start, dt.time(), dt.UTC).timestamp() * 1e9) if start else None
+    hi = int(dt.datetime.combine(end, dt.time.max, dt.UTC).timestamp() * 1e9) if end else None
+    out = frame
+    if lo is not None:
+        out = out.filter(pl.col(column) >= lo)
+    if hi is not None:
+        out = out.filter(pl.col(column) <= hi)
+    if out.height == 0:
+        span = f"{start or 'the start'} to {end or 'the end'}"
+        raise DataError(f"no {what} between {span}: check --from/--to against the data's dates")
+    return out
+
+
+def unknown_symbols(symbols: pl.Series, universe: Universe) -> dict[str, int]:
+    """Count the symbols the universe does not know (each is reported, none is fatal)."""
+    counts = symbols.value_counts()
+    out: dict[str, int] = {}
+    for sym, n in counts.iter_rows():
+        if sym is not None and universe.find(str(sym)) is None:
+            out[str(sym)] = int(n)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
