@@ -1,0 +1,131 @@
+"""Per-symbol market state folded from tick batches: last price, volatility, betas.
+
+Python touches a batch, never a tick: `MarketState.on_trades` hands whole arrays to
+`engine.kernels.market_nb`. `reference_fold` and `reference_sample` are the plain-Python twins
+the kernel tests compare against.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.kernels.market_nb import fold_trades_nb, sample_betas_nb
+
+SECONDS_PER_SESSION = 6.5 * 3600
+
+
+class MarketState:
+    """Market view over a fixed list of symbols, each with a sector."""
+
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        sectors: Sequence[str],
+        *,
+        vol_halflife_s: float = 1800.0,
+        beta_alpha: float = 0.02,
+    ) -> None:
+        self.symbols = list(symbols)
+        self.slot = {s: i for i, s in enumerate(self.symbols)}
+        names = sorted(set(sectors))
+        self.sector = np.array([names.index(x) for x in sectors], np.int64)
+        self.n_sectors = len(names)
+        n = len(self.symbols)
+        self.last_price = np.zeros(n)
+        self.last_ts = np.zeros(n, np.int64)
+        self.var_rate = np.zeros(n)
+        self.prev_price = np.zeros(n)
+        self.cov_mkt = np.zeros(n)
+        self.var_mkt = np.zeros(1)
+        self.cov_sec = np.zeros(n)
+        self.var_sec = np.zeros(n)
+        self.halflife_ns = vol_halflife_s * 1e9
+        self.beta_alpha = beta_alpha
+        self.skipped = 0
+
+    def slots_of(self, symbols: Sequence[str]) -> np.ndarray:
+        """Slot of each symbol, -1 for symbols not tracked."""
+        get = self.slot.get
+        return np.fromiter((get(s, -1) for s in symbols), np.int64, len(symbols))
+
+    def on_trades(self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray) -> None:
+        """Fold a batch of trades (slots from `slots_of`, ts in ns, prices)."""
+        self.skipped += fold_trades_nb(
+            slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns
+        )
+
+    def sample(self) -> None:
+        """Take a return sample on the common clock (call it every fixed interval)."""
+        sample_betas_nb(
+            self.last_price, self.prev_price, self.sector, self.n_sectors,
+            self.cov_mkt, self.var_mkt, self.cov_sec, self.var_sec, self.beta_alpha,
+        )  # fmt: skip
+
+    def price(self, symbol: str) -> float:
+        """Last traded price, or NaN if none yet."""
+        p = self.last_price[self.slot[symbol]]
+        return float(p) if p > 0 else math.nan
+
+    def daily_vol(self, symbol: str) -> float:
+        """Volatility of a 6.5-hour session implied by the recent trade-to-trade returns."""
+        return math.sqrt(self.var_rate[self.slot[symbol]] * SECONDS_PER_SESSION)
+
+    def beta(self, symbol: str) -> float:
+        """EWMA beta to the equal-weighted market of tracked symbols (1.0 before data)."""
+        v = self.var_mkt[0]
+        return float(self.cov_mkt[self.slot[symbol]] / v) if v > 0 else 1.0
+
+    def sector_beta(self, symbol: str) -> float:
+        """EWMA beta to the symbol's sector peers (1.0 before data)."""
+        s = self.slot[symbol]
+        return float(self.cov_sec[s] / self.var_sec[s]) if self.var_sec[s] > 0 else 1.0
+
+
+def reference_fold(
+    slots: Sequence[int], ts: Sequence[int], price: Sequence[float], n: int, halflife_ns: float
+) -> tuple[list[float], list[int], list[float], int]:
+    """Plain-Python twin of `fold_trades_nb` from an empty state."""
+    last_p, last_t, var = [0.0] * n, [0] * n, [0.0] * n
+    skipped = 0
+    for s, t, p in zip(slots, ts, price, strict=True):
+        if s < 0 or not (p > 0.0) or not math.isfinite(p):
+            skipped += 1
+            continue
+        if last_p[s] > 0.0:
+            if t < last_t[s]:
+                skipped += 1
+                continue
+            if t > last_t[s]:
+                r = math.log(p / last_p[s])
+                alpha = 1.0 - math.exp(-math.log(2.0) * (t - last_t[s]) / halflife_ns)
+                var[s] += alpha * (r * r / ((t - last_t[s]) * 1e-9) - var[s])
+        last_p[s], last_t[s] = p, t
+    return last_p, last_t, var, skipped
+
+
+def reference_sample(
+    last: Sequence[float],
+    prev: Sequence[float],
+    sector: Sequence[int],
+    cov_mkt: list[float],
+    var_mkt: list[float],
+    cov_sec: list[float],
+    var_sec: list[float],
+    alpha: float,
+) -> list[float]:
+    """Plain-Python twin of `sample_betas_nb`; updates the lists in place, returns new prev."""
+    rets = {s: math.log(last[s] / prev[s]) for s in range(len(last)) if last[s] > 0 and prev[s] > 0}
+    if rets:
+        mkt = sum(rets.values()) / len(rets)
+        var_mkt[0] += alpha * (mkt * mkt - var_mkt[0])
+    for s, r in rets.items():
+        cov_mkt[s] += alpha * (r * mkt - cov_mkt[s])
+        others = [rets[o] for o in rets if o != s and sector[o] == sector[s]]
+        if others:
+            peers = sum(others) / len(others)
+            cov_sec[s] += alpha * (r * peers - cov_sec[s])
+            var_sec[s] += alpha * (peers * peers - var_sec[s])
+    return list(last)
