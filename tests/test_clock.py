@@ -1,0 +1,30 @@
+import pytest
+
+from engine.clock import LiveClock, SimClock
+
+
+def test_sim_clock_fires_timers_in_order_at_their_own_time() -> None:
+    clock = SimClock(100)
+    seen: list[tuple[str, int, int]] = []
+    clock.call_at(300, lambda t: seen.append(("b", t, clock.now_ns())))
+    clock.call_at(200, lambda t: seen.append(("a", t, clock.now_ns())))
+    clock.call_at(
+        50, lambda t: seen.append(("late", t, clock.now_ns()))
+    )  # in the past: next advance
+    assert clock.next_timer_ns() == 100
+    clock.advance_to(250)
+    assert seen == [("late", 100, 100), ("a", 200, 200)]
+    assert clock.now_ns() == 250
+    clock.advance_to(1000)
+    assert seen[-1] == ("b", 300, 300)
+
+
+def test_sim_clock_never_goes_back() -> None:
+    clock = SimClock(10)
+    with pytest.raises(ValueError, match="cannot go back"):
+        clock.advance_to(5)
+
+
+def test_live_clock_reads_the_wall_clock() -> None:
+    a = LiveClock().now_ns()
+    assert a > 1_700_000_000 * 10**9
