@@ -1,0 +1,90 @@
+"""The simulated venue: orders fill at the next trade after they could have reached the market.
+
+An order decided at `ts_init` reaches the venue `latency_ns` later and fills, whole, at the
+first trade of its symbol at or after that time, at that trade's price moved against the order
+by `slippage_bps`, paying `commission_per_share`. Shorts of unshortable symbols are rejected.
+Deterministic: no randomness at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.orders import Fill, OrderIntent
+
+
+@dataclass(slots=True)
+class VenueSettings:
+    """Costs and delays of the simulated venue."""
+
+    latency_ns: int = 50_000_000  # decision → venue
+    slippage_bps: float = 2.0
+    commission_per_share: float = 0.005
+    unshortable: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class Rejection:
+    """An order the venue refused, and why."""
+
+    intent: OrderIntent
+    reason: str
+
+
+@dataclass(slots=True)
+class SimulatedVenue:
+    """Holds orders until a trade of their symbol arrives after their arrival time."""
+
+    settings: VenueSettings = field(default_factory=VenueSettings)
+    pending: list[tuple[int, OrderIntent]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    submitted: dict[str, int] = field(default_factory=dict)
+
+    def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
+        """Queue an order; False (and a recorded rejection) if it cannot be accepted."""
+        cid = intent.client_order_id
+        if cid in self.submitted:
+            self.rejected.append(Rejection(intent, "duplicate client_order_id"))
+            return False
+        if (
+            intent.qty < 0
+            and position + intent.qty < 0
+            and intent.symbol in self.settings.unshortable
+        ):
+            self.rejected.append(Rejection(intent, f"{intent.symbol} cannot be borrowed to short"))
+            return False
+        self.submitted[cid] = intent.ts_init
+        self.pending.append((intent.ts_init + self.settings.latency_ns, intent))
+        return True
+
+    def on_trades(self, symbols: np.ndarray, ts: np.ndarray, price: np.ndarray) -> list[Fill]:
+        """Fill pending orders against a time-sorted batch of trades; return the fills."""
+        if not self.pending or ts.shape[0] == 0:
+            return []
+        fills: list[Fill] = []
+        still: list[tuple[int, OrderIntent]] = []
+        slip = self.settings.slippage_bps * 1e-4
+        for arrival, intent in self.pending:
+            k0 = int(np.searchsorted(ts, arrival, side="left"))
+            hits = np.flatnonzero(symbols[k0:] == intent.symbol)
+            if hits.shape[0] == 0:
+                still.append((arrival, intent))
+                continue
+            k = k0 + int(hits[0])
+            px = float(price[k]) * (1 + slip if intent.qty > 0 else 1 - slip)
+            fills.append(
+                Fill(
+                    client_order_id=intent.client_order_id,
+                    strategy_id=intent.strategy_id,
+                    symbol=intent.symbol,
+                    qty=intent.qty,
+                    price=px,
+                    ts_event=int(ts[k]),
+                    commission=abs(intent.qty) * self.settings.commission_per_share,
+                )
+            )
+        self.pending = still
+        fills.sort(key=lambda f: f.ts_event)
+        return fills
