@@ -65,23 +65,29 @@ class MarketState:
         )  # fmt: skip
 
     def price(self, symbol: str) -> float:
-        """Last traded price, or NaN if none yet."""
-        p = self.last_price[self.slot[symbol]]
+        """Last traded price, or NaN if none yet (or the symbol is not tracked)."""
+        s = self.slot.get(symbol)
+        p = self.last_price[s] if s is not None else 0.0
         return float(p) if p > 0 else math.nan
 
     def daily_vol(self, symbol: str) -> float:
         """Volatility of a 6.5-hour session implied by the recent trade-to-trade returns."""
-        return math.sqrt(self.var_rate[self.slot[symbol]] * SECONDS_PER_SESSION)
+        s = self.slot.get(symbol)
+        return math.sqrt(self.var_rate[s] * SECONDS_PER_SESSION) if s is not None else math.nan
 
     def beta(self, symbol: str) -> float:
         """EWMA beta to the equal-weighted market of tracked symbols (1.0 before data)."""
-        v = self.var_mkt[0]
-        return float(self.cov_mkt[self.slot[symbol]] / v) if v > 0 else 1.0
+        v, s = self.var_mkt[0], self.slot.get(symbol)
+        return float(self.cov_mkt[s] / v) if v > 0 and s is not None else 1.0
 
     def sector_beta(self, symbol: str) -> float:
         """EWMA beta to the symbol's sector peers (1.0 before data)."""
-        s = self.slot[symbol]
-        return float(self.cov_sec[s] / self.var_sec[s]) if self.var_sec[s] > 0 else 1.0
+        s = self.slot.get(symbol)
+        return (
+            float(self.cov_sec[s] / self.var_sec[s])
+            if s is not None and self.var_sec[s] > 0
+            else 1.0
+        )
 
 
 def reference_fold(

@@ -1,0 +1,185 @@
+"""The engine loop shared by backtests and the daemon: news → shock → strategies → orders.
+
+Feeds (live or replayed) call `on_news`, `on_trades` and let the clock fire timers; the engine
+scores headlines, hands shocks and fills to strategies, passes their intents through risk checks
+to the broker, and books fills. One strategy raising is logged with its name and event and is
+paused; the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
+
+import numpy as np
+
+from engine.clock import Clock, SimClock
+from engine.market import MarketState
+from engine.news import NewsItem
+from engine.orders import Fill, OrderIntent
+from engine.scoring import Scorer, Shock
+from engine.strategy import Portfolio, Strategy, StrategyContext
+
+log = logging.getLogger(__name__)
+
+
+class Broker(Protocol):
+    """Where intents go: the simulated venue or a real (paper) broker."""
+
+    def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
+        """Accept or reject an order."""
+        ...
+
+
+@dataclass(slots=True)
+class RiskLimits:
+    """Pre-trade checks applied to every intent."""
+
+    max_symbol_notional: float = 250_000.0
+    max_gross_notional: float = 2_000_000.0
+
+
+@dataclass(slots=True)
+class _Slot:
+    strategy: Strategy
+    portfolio: Portfolio
+    failures: int = 0
+    paused: bool = False
+
+
+@dataclass(slots=True)
+class Engine:
+    """Runs strategies over scored news and market data on one clock."""
+
+    scorer: Scorer
+    market: MarketState
+    clock: Clock
+    broker: Broker
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    max_failures: int = 3
+    shocks: list[Shock] = field(default_factory=list)
+    intents: list[OrderIntent] = field(default_factory=list)
+    blocked: list[tuple[OrderIntent, str]] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    _slots: dict[str, _Slot] = field(default_factory=dict)
+
+    def add_strategy(self, strategy: Strategy, cash: float = 0.0) -> None:
+        """Register a strategy and bind its context."""
+        sid = strategy.config.strategy_id or type(strategy).__name__
+        if sid in self._slots:
+            raise ValueError(f"a strategy with id {sid!r} is already registered")
+        slot = _Slot(strategy, Portfolio(cash=cash))
+        self._slots[sid] = slot
+        strategy.bind(
+            StrategyContext(
+                strategy_id=sid,
+                clock=self.clock,
+                log=logging.LoggerAdapter(logging.getLogger(f"strategy.{sid}"), {"strategy": sid}),
+                market=self.market,
+                portfolio=slot.portfolio,
+                submit_intent=self._on_intent,
+                set_timer=partial(self._set_timer, sid),
+            )
+        )
+
+    @property
+    def strategy_ids(self) -> list[str]:
+        """Ids of the registered strategies, in registration order."""
+        return list(self._slots)
+
+    def portfolio(self, strategy_id: str) -> Portfolio:
+        """The book of one strategy."""
+        return self._slots[strategy_id].portfolio
+
+    def start(self) -> None:
+        """Call every strategy's `on_start`."""
+        for sid, slot in self._slots.items():
+            self._call(sid, slot, "start", slot.strategy.on_start)
+
+    def stop(self) -> None:
+        """Call every strategy's `on_stop`."""
+        for sid, slot in self._slots.items():
+            self._call(sid, slot, "stop", slot.strategy.on_stop)
+
+    def on_news(self, item: NewsItem) -> Shock:
+        """Score a headline received now and hand the shock to every strategy."""
+        shock = self.scorer.score(item)
+        self.shocks.append(shock)
+        for sid, slot in self._slots.items():
+            self._call(sid, slot, f"shock {item.id}", partial(slot.strategy.on_shock, shock))
+        return shock
+
+    def on_trades(self, symbols: np.ndarray, ts: np.ndarray, price: np.ndarray) -> list[Fill]:
+        """Fold a time-sorted trade batch into market state; book and report the venue's fills."""
+        self.market.on_trades(self.market.slots_of(symbols.tolist()), ts, price)
+        on_trades = getattr(self.broker, "on_trades", None)
+        fills: list[Fill] = on_trades(symbols, ts, price) if on_trades else []
+        for fill in fills:
+            self.on_fill(fill)
+        return fills
+
+    def on_fill(self, fill: Fill) -> None:
+        """Book a fill and tell its strategy."""
+        self.fills.append(fill)
+        slot = self._slots.get(fill.strategy_id)
+        if slot is None:
+            log.warning("fill %s for unknown strategy %s", fill.client_order_id, fill.strategy_id)
+            return
+        slot.portfolio.apply(fill)
+        self._call(
+            fill.strategy_id,
+            slot,
+            f"fill {fill.client_order_id}",
+            lambda: slot.strategy.on_fill(fill),
+        )
+
+    def _set_timer(self, sid: str, name: str, ts_ns: int) -> None:
+        if not isinstance(self.clock, SimClock):
+            raise NotImplementedError("timers on the live clock come with the daemon")
+        slot = self._slots[sid]
+        self.clock.call_at(
+            ts_ns,
+            lambda t: self._call(
+                sid, slot, f"timer {name}", lambda: slot.strategy.on_timer(name, t)
+            ),
+        )
+
+    def _on_intent(self, intent: OrderIntent) -> None:
+        self.intents.append(intent)
+        reason = self._risk_check(intent)
+        if reason:
+            self.blocked.append((intent, reason))
+            log.info("blocked %s %s: %s", intent.symbol, intent.client_order_id, reason)
+            return
+        slot = self._slots[intent.strategy_id]
+        self.broker.submit(intent, slot.portfolio.position(intent.symbol))
+
+    def _risk_check(self, intent: OrderIntent) -> str:
+        price = self.market.price(intent.symbol)
+        if not price > 0:
+            return "no price yet"
+        book = self._slots[intent.strategy_id].portfolio
+        after = (book.position(intent.symbol) + intent.qty) * price
+        if abs(after) > self.risk.max_symbol_notional:
+            return f"symbol notional {abs(after):,.0f} over {self.risk.max_symbol_notional:,.0f}"
+        gross = sum(
+            abs(q * self.market.price(s)) for s, q in book.positions.items() if s != intent.symbol
+        )
+        if gross + abs(after) > self.risk.max_gross_notional:
+            return f"gross notional over {self.risk.max_gross_notional:,.0f}"
+        return ""
+
+    def _call(self, sid: str, slot: _Slot, what: str, handler: Callable[[], None]) -> None:
+        if slot.paused:
+            return
+        try:
+            handler()
+        except Exception:  # one strategy's bug must not stop the others
+            slot.failures += 1
+            log.exception("strategy %s failed on %s", sid, what)
+            if slot.failures >= self.max_failures:
+                slot.paused = True
+                log.error("strategy %s paused after %d failures", sid, slot.failures)

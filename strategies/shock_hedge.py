@@ -1,0 +1,146 @@
+"""The flagship: trade a shock as a hedged basket.
+
+Each headline whose shock clears the threshold becomes a basket: long the legs scored up, short
+the legs scored down, sized by |score| over volatility, its net market beta hedged (with the
+legs themselves, or with an index ETF), its gross notional capped. The basket is closed after a
+holding time, or earlier at a stop loss or take profit. Baskets of overlapping shocks net in
+the portfolio because every order is a delta.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from engine.orders import Fill
+from engine.scoring import Shock
+from engine.strategy import Strategy, StrategyConfig
+
+
+class ShockHedgeConfig(StrategyConfig):
+    """Settings of `ShockHedge`."""
+
+    threshold: float = 0.15
+    gross_notional: float = 100_000.0
+    max_legs: int = 8
+    hold_seconds: float = 300.0
+    stop_loss: float = 0.02
+    take_profit: float = 0.04
+    check_seconds: float = 15.0
+    hedge: Literal["legs", "index", "none"] = "legs"
+    hedge_symbol: str = "SPY"
+    min_vol: float = 0.005
+
+
+@dataclass(slots=True)
+class _Basket:
+    news_id: str
+    qty: dict[str, float] = field(default_factory=dict)
+    cost: dict[str, float] = field(default_factory=dict)  # filled qty * price
+    closing: bool = False
+
+
+class ShockHedge(Strategy):
+    """Shock → hedged basket, exits by time, stop and take-profit."""
+
+    config_class = ShockHedgeConfig
+    config: ShockHedgeConfig
+
+    def __init__(self, config: StrategyConfig) -> None:
+        super().__init__(config)
+        self.baskets: dict[str, _Basket] = {}
+        self._orders: dict[str, tuple[str, str]] = {}  # client order id -> (news id, leg)
+
+    def on_start(self) -> None:
+        self.ctx.set_timer("check", self.ctx.clock.now_ns() + int(self.config.check_seconds * 1e9))
+
+    def weights(self, shock: Shock) -> dict[str, float]:
+        """Target notional per symbol for a shock (empty when nothing clears the threshold)."""
+        cfg, market = self.config, self.ctx.market
+        legs = [leg for leg in shock.tradable(cfg.threshold) if market.price(leg.symbol) > 0]
+        legs = legs[: cfg.max_legs]
+        raw = {
+            leg.symbol: leg.score / max(market.daily_vol(leg.symbol), cfg.min_vol) for leg in legs
+        }
+        if not raw:
+            return {}
+        betas = {s: market.beta(s) for s in raw}
+        exposure = sum(w * betas[s] for s, w in raw.items())
+        if cfg.hedge == "legs" and len(raw) > 1:
+            b2 = sum(b * b for b in betas.values())
+            raw = {s: w - betas[s] * exposure / b2 for s, w in raw.items()}
+        elif cfg.hedge == "index" and market.price(cfg.hedge_symbol) > 0:
+            raw[cfg.hedge_symbol] = raw.get(cfg.hedge_symbol, 0.0) - exposure
+        gross = sum(abs(w) for w in raw.values())
+        if gross <= 0:
+            return {}
+        return {s: w * cfg.gross_notional / gross for s, w in raw.items()}
+
+    def on_shock(self, shock: Shock) -> None:
+        if shock.news_id in self.baskets:
+            return  # a headline is traded once
+        targets = self.weights(shock)
+        if not targets:
+            return
+        basket = _Basket(shock.news_id)
+        for symbol, notional in targets.items():
+            qty = float(math.floor(abs(notional) / self.ctx.market.price(symbol))) * math.copysign(
+                1, notional
+            )
+            if qty == 0:
+                continue
+            intent = self.ctx.submit(
+                shock.news_id, symbol, qty, "entry", reason=f"score → {notional:+,.0f}"
+            )
+            self._orders[intent.client_order_id] = (shock.news_id, "entry")
+        self.baskets[shock.news_id] = basket
+        self.ctx.set_timer(
+            f"exit:{shock.news_id}", self.ctx.clock.now_ns() + int(self.config.hold_seconds * 1e9)
+        )
+
+    def on_fill(self, fill: Fill) -> None:
+        news_id, leg = self._orders.get(fill.client_order_id, ("", ""))
+        basket = self.baskets.get(news_id)
+        if basket is None:
+            return
+        basket.qty[fill.symbol] = basket.qty.get(fill.symbol, 0.0) + fill.qty
+        basket.cost[fill.symbol] = basket.cost.get(fill.symbol, 0.0) + fill.qty * fill.price
+        if leg == "entry" and basket.closing:  # filled after the basket was closed: undo it
+            intent = self.ctx.submit(news_id, fill.symbol, -fill.qty, f"exit-late-{fill.symbol}")
+            self._orders[intent.client_order_id] = (news_id, "exit")
+
+    def basket_pnl(self, basket: _Basket) -> float:
+        """Mark-to-market PnL of a basket's filled legs."""
+        price = self.ctx.market.price
+        return sum(q * price(s) - basket.cost.get(s, 0.0) for s, q in basket.qty.items())
+
+    def on_timer(self, name: str, ts_ns: int) -> None:
+        if name.startswith("exit:"):
+            self._close(name.removeprefix("exit:"), "time")
+            return
+        if name == "check":
+            limit = self.config.gross_notional
+            for basket in list(self.baskets.values()):
+                if basket.closing or not basket.qty:
+                    continue
+                pnl = self.basket_pnl(basket)
+                if pnl <= -self.config.stop_loss * limit:
+                    self._close(basket.news_id, "stop")
+                elif pnl >= self.config.take_profit * limit:
+                    self._close(basket.news_id, "take")
+            self.ctx.set_timer("check", ts_ns + int(self.config.check_seconds * 1e9))
+
+    def _close(self, news_id: str, why: str) -> None:
+        basket = self.baskets.get(news_id)
+        if basket is None or basket.closing:
+            return
+        basket.closing = True
+        for symbol, qty in basket.qty.items():
+            if qty:
+                intent = self.ctx.submit(news_id, symbol, -qty, f"exit-{why}", reason=why)
+                self._orders[intent.client_order_id] = (news_id, "exit")
+
+
+def _vol(vol: float, floor: float) -> float:
+    return vol if vol == vol and vol > floor else floor  # NaN or tiny → the floor
