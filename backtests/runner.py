@@ -18,7 +18,7 @@ from backtests.venue import SimulatedVenue, VenueSettings
 from engine.clock import SimClock
 from engine.market import MarketState
 from engine.news import NewsItem
-from engine.orders import Fill
+from engine.orders import Fill, OrderIntent
 from engine.runtime import Engine, RiskLimits
 from engine.scoring import Scorer, Shock
 from engine.strategy import Strategy
@@ -30,6 +30,7 @@ class BacktestResult:
 
     shocks: list[Shock]
     fills: list[Fill]
+    intents: list[OrderIntent]
     equity: pl.DataFrame  # ts, strategy_id, equity
     blocked: int
     rejected: int
@@ -119,6 +120,7 @@ def run_backtest(
     return BacktestResult(
         shocks=engine.shocks,
         fills=engine.fills,
+        intents=engine.intents,
         equity=equity,
         blocked=len(engine.blocked),
         rejected=len(sim_venue.rejected),

@@ -1,0 +1,128 @@
+"""What a backtest measured: per-headline legs with realised moves, IC by horizon, summary."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+from backtests.runner import BacktestResult
+
+HORIZONS_S = {"1m": 60, "5m": 300, "30m": 1800, "1d": 86_400}
+
+
+def event_table(
+    result: BacktestResult, trades: pl.DataFrame, horizons: dict[str, int] = HORIZONS_S
+) -> pl.DataFrame:
+    """One row per (headline, leg): predicted score and the realised log move at each horizon.
+
+    The move is measured from the last trade at or before the headline's receipt to the last
+    trade at or before receipt + horizon (null where either is missing).
+    """
+    rows = [
+        {
+            "news_id": shock.news_id,
+            "ts_init": shock.ts_init,
+            "headline": shock.headline,
+            "events": ",".join(e.id for e in shock.events),
+            "symbol": leg.symbol,
+            "role": leg.role,
+            "is_subject": leg.role in ("subject", "object"),
+            "score": leg.score,
+        }
+        for shock in result.shocks
+        for leg in shock.legs
+    ]
+    schema = {"news_id": pl.String, "ts_init": pl.Int64, "headline": pl.String, "events": pl.String,
+              "symbol": pl.String, "role": pl.String, "is_subject": pl.Boolean, "score": pl.Float64}  # fmt: skip
+    legs = pl.DataFrame(rows, schema=schema)
+    prices = trades.select("symbol", "ts", "price").sort("ts")
+    out = _price_at(legs, prices, 0, "p0")
+    for name, seconds in horizons.items():
+        out = _price_at(out, prices, seconds, f"p_{name}")
+        out = out.with_columns(
+            (pl.col(f"p_{name}") / pl.col("p0")).log().alias(f"ret_{name}")
+        ).drop(f"p_{name}")
+    return out.drop("p0")
+
+
+def _price_at(legs: pl.DataFrame, prices: pl.DataFrame, seconds: int, name: str) -> pl.DataFrame:
+    query = (
+        legs.with_row_index("_row")
+        .with_columns((pl.col("ts_init") + seconds * 10**9).alias("_at"))
+        .sort("_at")
+    )
+    joined = query.join_asof(
+        prices.rename({"ts": "_at", "price": name}),
+        on="_at",
+        by="symbol",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    return joined.sort("_row").drop("_row", "_at")
+
+
+def spearman(x: pl.Series, y: pl.Series) -> float | None:
+    """Rank correlation of two series over rows where both are present (None if < 3 rows)."""
+    frame = pl.DataFrame({"x": x, "y": y}).drop_nulls().filter(pl.col("y").is_finite())
+    if frame.height < 3:
+        return None
+    value = frame.select(pl.corr(pl.col("x").rank(), pl.col("y").rank())).item()
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def information_coefficients(
+    events: pl.DataFrame, horizons: dict[str, int] = HORIZONS_S
+) -> dict[str, dict[str, float | None]]:
+    """IC by horizon, separately for subjects (named companies) and spillover legs."""
+    out: dict[str, dict[str, float | None]] = {}
+    for group, flag in (("subject", True), ("spillover", False)):
+        part = events.filter(pl.col("is_subject") == flag)
+        out[group] = {h: spearman(part["score"], part[f"ret_{h}"]) for h in horizons}
+    return out
+
+
+def news_pnl(result: BacktestResult) -> dict[str, float]:
+    """Cash result of each traded headline's orders (its baskets are closed by the end)."""
+    news_of = {i.client_order_id: i.news_id for i in result.intents}
+    pnl: dict[str, float] = {}
+    for fill in result.fills:
+        nid = news_of.get(fill.client_order_id, "")
+        pnl[nid] = pnl.get(nid, 0.0) - fill.qty * fill.price - fill.commission
+    return pnl
+
+
+def summary(result: BacktestResult, events: pl.DataFrame, cash: float) -> dict[str, object]:
+    """The figures of `summary.json`."""
+    equity = (
+        result.equity.group_by("ts", maintain_order=True).agg(pl.col("equity").sum()).sort("ts")
+    )
+    values = equity["equity"].to_numpy()
+    start = cash * max(1, len(result.strategy_ids))
+    total_return = float(values[-1] / start - 1) if len(values) else 0.0
+    peak = np.maximum.accumulate(values) if len(values) else values
+    max_dd = float(np.max(1 - values / peak)) if len(values) else 0.0
+    rets = np.diff(values) / values[:-1] if len(values) > 1 else np.zeros(0)
+    sharpe = (
+        float(rets.mean() / rets.std() * math.sqrt(252 * 390))
+        if len(rets) > 1 and rets.std() > 0
+        else 0.0
+    )
+    per_news = news_pnl(result)
+    traded = [v for k, v in per_news.items() if k]
+    notional = sum(abs(f.qty * f.price) for f in result.fills)
+    return {
+        "total_return": total_return,
+        "sharpe": sharpe,
+        "max_drawdown": max_dd,
+        "n_trades": len(result.fills),
+        "hit_rate": (sum(v > 0 for v in traded) / len(traded)) if traded else None,
+        "turnover": notional / start if start else 0.0,
+        "pnl": float(values[-1] - start) if len(values) else 0.0,
+        "headlines": len(result.shocks),
+        "headlines_traded": len(traded),
+        "blocked_orders": result.blocked,
+        "rejected_orders": result.rejected,
+        "ic": information_coefficients(events),
+    }
