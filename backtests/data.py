@@ -252,3 +252,32 @@ def unknown_symbols(symbols: pl.Series, universe: Universe) -> dict[str, int]:
         if sym is not None and universe.find(str(sym)) is None:
             out[str(sym)] = int(n)
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+SESSION_OPEN_S = 14 * 3600 + 30 * 60  # 09:30 New York in winter, as UTC
+SESSION_CLOSE_S = 21 * 3600
+
+
+def bars_as_trades(bars: pl.DataFrame) -> pl.DataFrame:
+    """Daily bars as two trades a day: the open at 14:30 UTC and the close at 21:00 UTC.
+
+    Prices are split- and dividend-adjusted with `adj_close / close` where `adj_close` is
+    present, so returns across days are total returns. An order then fills at the next bar's
+    open (or the same day's close if decided during the session), and a headline after the
+    close is first traded at the next open.
+    """
+    factor = (pl.col("adj_close") / pl.col("close")) if "adj_close" in bars.columns else pl.lit(1.0)
+    day = pl.col("ts") - pl.col("ts") % (86_400 * 10**9)
+    clean = bars.filter(
+        pl.col("open").is_finite() & pl.col("close").is_finite() & (pl.col("close") > 0)
+    )
+    clean = clean.with_columns(factor.fill_null(1.0).fill_nan(1.0).alias("_f"), day.alias("_day"))
+    opens = clean.select(
+        (pl.col("_day") + SESSION_OPEN_S * 10**9).alias("ts"), "symbol",
+        (pl.col("open") * pl.col("_f")).alias("price"), pl.lit(0.0).alias("size"),
+    )  # fmt: skip
+    closes = clean.select(
+        (pl.col("_day") + SESSION_CLOSE_S * 10**9).alias("ts"), "symbol",
+        (pl.col("close") * pl.col("_f")).alias("price"), pl.col("volume").fill_null(0.0).alias("size"),
+    )  # fmt: skip
+    return pl.concat([opens, closes]).sort(["ts", "symbol"])

@@ -10,6 +10,7 @@ import polars as pl
 from backtests.runner import BacktestResult
 
 HORIZONS_S = {"1m": 60, "5m": 300, "30m": 1800, "1d": 86_400}
+BAR_HORIZONS_S = {"1d": 86_400, "2d": 2 * 86_400, "5d": 5 * 86_400}  # daily bars: calendar days
 
 
 def event_table(
@@ -93,7 +94,9 @@ def news_pnl(result: BacktestResult) -> dict[str, float]:
     return pnl
 
 
-def summary(result: BacktestResult, events: pl.DataFrame, cash: float) -> dict[str, object]:
+def summary(
+    result: BacktestResult, events: pl.DataFrame, cash: float, horizons: dict[str, int] = HORIZONS_S
+) -> dict[str, object]:
     """The figures of `summary.json`."""
     equity = (
         result.equity.group_by("ts", maintain_order=True).agg(pl.col("equity").sum()).sort("ts")
@@ -104,11 +107,11 @@ def summary(result: BacktestResult, events: pl.DataFrame, cash: float) -> dict[s
     peak = np.maximum.accumulate(values) if len(values) else values
     max_dd = float(np.max(1 - values / peak)) if len(values) else 0.0
     rets = np.diff(values) / values[:-1] if len(values) > 1 else np.zeros(0)
-    sharpe = (
-        float(rets.mean() / rets.std() * math.sqrt(252 * 390))
-        if len(rets) > 1 and rets.std() > 0
-        else 0.0
-    )
+    sharpe = 0.0
+    if len(rets) > 1 and rets.std() > 0:
+        step_s = float(np.median(np.diff(equity["ts"].to_numpy()))) / 1e9
+        per_year = 252 * 86_400 / step_s if step_s >= 86_400 else 252 * 23_400 / step_s
+        sharpe = float(rets.mean() / rets.std() * math.sqrt(per_year))
     per_news = news_pnl(result)
     traded = [v for k, v in per_news.items() if k]
     notional = sum(abs(f.qty * f.price) for f in result.fills)
@@ -124,5 +127,5 @@ def summary(result: BacktestResult, events: pl.DataFrame, cash: float) -> dict[s
         "headlines_traded": len(traded),
         "blocked_orders": result.blocked,
         "rejected_orders": result.rejected,
-        "ic": information_coefficients(events),
+        "ic": information_coefficients(events, horizons),
     }

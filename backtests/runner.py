@@ -49,6 +49,7 @@ def run_backtest(
     risk: RiskLimits | None = None,
     cash: float = 1_000_000.0,
     equity_every_s: float = 60.0,
+    sample_every_s: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
     """Replay `news` (from `load_news`) and `trades` (`ts, symbol, price, size`) through strategies."""
@@ -79,7 +80,7 @@ def run_backtest(
     equity_rows: list[tuple[int, str, float]] = []
     step = int(equity_every_s * 1e9)
     next_mark = start + step
-    sample_every = int(60e9)
+    sample_every = int(sample_every_s * 1e9)
     next_sample = start + sample_every
     engine.start()
     k = 0  # next trade
@@ -92,6 +93,19 @@ def run_backtest(
             boundary = min(
                 boundary_news, next_mark, next_sample, timer if timer is not None else boundary_news
             )
+            if boundary in (next_mark, next_sample) and (k >= n or t_ts[k] > boundary):
+                # nothing trades before the next mark: jump the marks over the quiet stretch
+                quiet_until = min(
+                    int(t_ts[k]) if k < n else end, boundary_news, timer or boundary_news
+                )
+                next_mark += max(0, (quiet_until - next_mark) // step) * step
+                next_sample += max(0, (quiet_until - next_sample) // sample_every) * sample_every
+                boundary = min(
+                    boundary_news,
+                    next_mark,
+                    next_sample,
+                    timer if timer is not None else boundary_news,
+                )
             j = int(np.searchsorted(t_ts, boundary, side="left"))
             if j > k:
                 clock.advance_to(max(clock.now_ns(), int(t_ts[j - 1])))

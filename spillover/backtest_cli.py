@@ -91,8 +91,8 @@ def backtest(
     --market synth/trades.parquet --out bt
     """
 
-    from backtests.data import between, load_market, load_news, unknown_symbols
-    from backtests.metrics import event_table, summary
+    from backtests.data import bars_as_trades, between, load_market, load_news, unknown_symbols
+    from backtests.metrics import BAR_HORIZONS_S, HORIZONS_S, event_table, summary
     from backtests.report import write_outputs
     from backtests.runner import run_backtest
     from backtests.venue import VenueSettings
@@ -120,11 +120,8 @@ def backtest(
         start, end = _date(from_ or bt.get("from"), "--from"), _date(to or bt.get("to"), "--to")
         news_df = between(load_news(news), "ts_event", start, end, "headlines")
         data = load_market(market)
-        if data.kind != "trades":
-            raise InputError(
-                f"{market}: holds daily bars; this backtest replays trades (ts, symbol, price, size)"
-            )
-        trades = between(data.frame, "ts", start, end, "trades")
+        frame = data.frame if data.kind == "trades" else bars_as_trades(data.frame)
+        trades = between(frame, "ts", start, end, "trades" if data.kind == "trades" else "bars")
         chosen = make_strategy(name, strat_cfg)
         scorer = Scorer.load(config_dir)
         venue = VenueSettings(
@@ -145,10 +142,13 @@ def backtest(
         result = run_backtest(
             news_df, trades, [chosen], scorer, venue=venue, cash=cash,
             receipt_latency_s=float(bt.get("receipt_latency_s", 2.0)),
+            equity_every_s=60.0 if data.kind == "trades" else 86_400.0,
+            sample_every_s=60.0 if data.kind == "trades" else 86_400.0,
             progress=lambda done, total: bar.update(task, completed=done),
         )  # fmt: skip
-    events = event_table(result, trades)
-    figures = summary(result, events, cash)
+    horizons = HORIZONS_S if data.kind == "trades" else BAR_HORIZONS_S
+    events = event_table(result, trades, horizons)
+    figures = summary(result, events, cash, horizons)
     write_outputs(result, events, figures, out_dir)
     table = Table(title=f"backtest → {out_dir}", show_edge=False)
     table.add_column("measure")

@@ -51,9 +51,13 @@ class ShockHedge(Strategy):
         super().__init__(config)
         self.baskets: dict[str, _Basket] = {}
         self._orders: dict[str, tuple[str, str]] = {}  # client order id -> (news id, leg)
+        self._checking = False
 
-    def on_start(self) -> None:
-        self.ctx.set_timer("check", self.ctx.clock.now_ns() + int(self.config.check_seconds * 1e9))
+    def _schedule_check(self, now_ns: int) -> None:
+        """Keep a stop/take-profit check timer running while any basket is open."""
+        if not self._checking:
+            self._checking = True
+            self.ctx.set_timer("check", now_ns + int(self.config.check_seconds * 1e9))
 
     def weights(self, shock: Shock) -> dict[str, float]:
         """Target notional per symbol for a shock (empty when nothing clears the threshold)."""
@@ -95,6 +99,7 @@ class ShockHedge(Strategy):
             )
             self._orders[intent.client_order_id] = (shock.news_id, "entry")
         self.baskets[shock.news_id] = basket
+        self._schedule_check(self.ctx.clock.now_ns())
         self.ctx.set_timer(
             f"exit:{shock.news_id}", self.ctx.clock.now_ns() + int(self.config.hold_seconds * 1e9)
         )
@@ -120,16 +125,19 @@ class ShockHedge(Strategy):
             self._close(name.removeprefix("exit:"), "time")
             return
         if name == "check":
+            self._checking = False
             limit = self.config.gross_notional
-            for basket in list(self.baskets.values()):
-                if basket.closing or not basket.qty:
+            open_baskets = [b for b in self.baskets.values() if not b.closing]
+            for basket in open_baskets:
+                if not basket.qty:
                     continue
                 pnl = self.basket_pnl(basket)
                 if pnl <= -self.config.stop_loss * limit:
                     self._close(basket.news_id, "stop")
                 elif pnl >= self.config.take_profit * limit:
                     self._close(basket.news_id, "take")
-            self.ctx.set_timer("check", ts_ns + int(self.config.check_seconds * 1e9))
+            if any(not b.closing for b in self.baskets.values()):
+                self._schedule_check(ts_ns)
 
     def _close(self, news_id: str, why: str) -> None:
         basket = self.baskets.get(news_id)

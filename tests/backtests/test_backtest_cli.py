@@ -70,3 +70,18 @@ def test_bad_inputs_get_one_line_errors(tmp_path: Path) -> None:
     res = spillover("backtest", "--news", str(tmp_path / "n.jsonl"), "--market", str(tmp_path / "t.csv"),
                     "--out", str(tmp_path / "o"), "--from", "2030-01-01")  # fmt: skip
     assert res.returncode == 2 and "no headlines between 2030-01-01" in res.stderr
+
+
+def test_full_backtest_on_real_stocknet_news_and_daily_bars(tmp_path: Path) -> None:
+    from tests.conftest import shared_path
+
+    news = shared_path("data", "stocknet", "news.jsonl")
+    prices = shared_path("data", "stocknet", "prices")
+    res = spillover(
+        "backtest", "--news", str(news), "--market", str(prices), "--out", str(tmp_path)
+    )
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["headlines"] == 10830 and summary["n_trades"] > 0
+    assert set(summary["ic"]["subject"]) == {"1d", "2d", "5d"}
+    assert summary["ic"]["subject"]["1d"] is not None
