@@ -57,7 +57,9 @@ def run_backtest(
     t_sym = trades["symbol"].to_numpy()
     t_ts = trades["ts"].to_numpy().astype(np.int64)
     t_px = trades["price"].to_numpy().astype(np.float64)
-    symbols = sorted(set(t_sym.tolist()))
+    symbols = sorted(trades["symbol"].unique().to_list())  # a symbol's slot: its index here
+    slot_of = {sym: i for i, sym in enumerate(symbols)}
+    t_slot = trades["symbol"].replace_strict(slot_of, return_dtype=pl.Int64).to_numpy()
     sectors = [_sector(scorer, s) for s in symbols]
     market = MarketState(symbols, sectors)
     first_news = int(news["ts_event"].min()) if news.height else 0  # type: ignore[arg-type]
@@ -109,7 +111,7 @@ def run_backtest(
             j = int(np.searchsorted(t_ts, boundary, side="left"))
             if j > k:
                 clock.advance_to(max(clock.now_ns(), int(t_ts[j - 1])))
-                engine.on_trades(t_sym[k:j], t_ts[k:j], t_px[k:j])
+                engine.on_trades(t_sym[k:j], t_ts[k:j], t_px[k:j], t_slot[k:j])
                 k = j
             clock.advance_to(max(clock.now_ns(), boundary))  # fires timers due by now
             if boundary == next_sample:

@@ -112,9 +112,21 @@ class Engine:
             self._call(sid, slot, f"shock {item.id}", partial(slot.strategy.on_shock, shock))
         return shock
 
-    def on_trades(self, symbols: np.ndarray, ts: np.ndarray, price: np.ndarray) -> list[Fill]:
-        """Fold a time-sorted trade batch into market state; book and report the venue's fills."""
-        self.market.on_trades(self.market.slots_of(symbols.tolist()), ts, price)
+    def on_trades(
+        self,
+        symbols: np.ndarray,
+        ts: np.ndarray,
+        price: np.ndarray,
+        slots: np.ndarray | None = None,
+    ) -> list[Fill]:
+        """Fold a time-sorted trade batch into market state; book and report the venue's fills.
+
+        `slots` (from `market.slots_of`) may be passed when the caller mapped symbols already,
+        so no Python runs per trade.
+        """
+        if slots is None:
+            slots = self.market.slots_of(symbols.tolist())
+        self.market.on_trades(slots, ts, price)
         on_trades = getattr(self.broker, "on_trades", None)
         fills: list[Fill] = on_trades(symbols, ts, price) if on_trades else []
         for fill in fills:

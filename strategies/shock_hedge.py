@@ -52,6 +52,7 @@ class ShockHedge(Strategy):
         self.baskets: dict[str, _Basket] = {}
         self._orders: dict[str, tuple[str, str]] = {}  # client order id -> (news id, leg)
         self._checking = False
+        self._open: dict[str, _Basket] = {}  # baskets not yet closing
 
     def _schedule_check(self, now_ns: int) -> None:
         """Keep a stop/take-profit check timer running while any basket is open."""
@@ -99,6 +100,7 @@ class ShockHedge(Strategy):
             )
             self._orders[intent.client_order_id] = (shock.news_id, "entry")
         self.baskets[shock.news_id] = basket
+        self._open[shock.news_id] = basket
         self._schedule_check(self.ctx.clock.now_ns())
         self.ctx.set_timer(
             f"exit:{shock.news_id}", self.ctx.clock.now_ns() + int(self.config.hold_seconds * 1e9)
@@ -127,8 +129,7 @@ class ShockHedge(Strategy):
         if name == "check":
             self._checking = False
             limit = self.config.gross_notional
-            open_baskets = [b for b in self.baskets.values() if not b.closing]
-            for basket in open_baskets:
+            for basket in list(self._open.values()):
                 if not basket.qty:
                     continue
                 pnl = self.basket_pnl(basket)
@@ -136,7 +137,7 @@ class ShockHedge(Strategy):
                     self._close(basket.news_id, "stop")
                 elif pnl >= self.config.take_profit * limit:
                     self._close(basket.news_id, "take")
-            if any(not b.closing for b in self.baskets.values()):
+            if self._open:
                 self._schedule_check(ts_ns)
 
     def _close(self, news_id: str, why: str) -> None:
@@ -144,6 +145,7 @@ class ShockHedge(Strategy):
         if basket is None or basket.closing:
             return
         basket.closing = True
+        self._open.pop(news_id, None)
         for symbol, qty in basket.qty.items():
             if qty:
                 intent = self.ctx.submit(news_id, symbol, -qty, f"exit-{why}", reason=why)
