@@ -2,7 +2,8 @@
 
 An order decided at `ts_init` reaches the venue `latency_ns` later and fills, whole, at the
 first trade of its symbol at or after that time, at that trade's price moved against the order
-by `slippage_bps`, paying `commission_per_share`. Shorts of unshortable symbols are rejected.
+by `slippage_bps`, paying `commission_per_share`. Shorts of unshortable symbols are rejected; covering a short pays the borrow fee for the time
+the shares were out (first in, first out).
 Deterministic: no randomness at all.
 """
 
@@ -22,6 +23,7 @@ class VenueSettings:
     latency_ns: int = 50_000_000  # decision → venue
     slippage_bps: float = 2.0
     commission_per_share: float = 0.005
+    borrow_rate: float = 0.02  # yearly fee on the value of shares borrowed to short
     unshortable: frozenset[str] = frozenset()
 
 
@@ -41,6 +43,8 @@ class SimulatedVenue:
     pending: list[tuple[int, OrderIntent]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     submitted: dict[str, int] = field(default_factory=dict)
+    short_lots: dict[tuple[str, str], list[tuple[float, float, int]]] = field(default_factory=dict)
+    positions: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
         """Queue an order; False (and a recorded rejection) if it cannot be accepted."""
@@ -74,6 +78,7 @@ class SimulatedVenue:
                 continue
             k = k0 + int(hits[0])
             px = float(price[k]) * (1 + slip if intent.qty > 0 else 1 - slip)
+            borrow = self._borrow(intent, px, int(ts[k]))
             fills.append(
                 Fill(
                     client_order_id=intent.client_order_id,
@@ -82,9 +87,31 @@ class SimulatedVenue:
                     qty=intent.qty,
                     price=px,
                     ts_event=int(ts[k]),
-                    commission=abs(intent.qty) * self.settings.commission_per_share,
+                    commission=abs(intent.qty) * self.settings.commission_per_share + borrow,
                 )
             )
         self.pending = still
         fills.sort(key=lambda f: f.ts_event)
         return fills
+
+    def _borrow(self, intent: OrderIntent, price: float, ts: int) -> float:
+        """Track short lots; return the borrow fee owed by this fill (when it covers)."""
+        key = (intent.strategy_id, intent.symbol)
+        lots = self.short_lots.setdefault(key, [])
+        held = self.positions.get(key, 0.0)
+        self.positions[key] = held + intent.qty
+        if intent.qty < 0:
+            new_short = min(-intent.qty, -(held + intent.qty)) if held + intent.qty < 0 else 0.0
+            if new_short > 0:
+                lots.append((new_short, price, ts))
+            return 0.0
+        fee, to_cover = 0.0, min(intent.qty, sum(q for q, _, _ in lots))
+        while to_cover > 1e-12 and lots:
+            qty, lot_price, since = lots[0]
+            used = min(qty, to_cover)
+            fee += used * lot_price * self.settings.borrow_rate * (ts - since) / (365 * 86_400e9)
+            to_cover -= used
+            lots[0] = (qty - used, lot_price, since)
+            if lots[0][0] <= 1e-12:
+                lots.pop(0)
+        return fee

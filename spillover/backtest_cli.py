@@ -128,6 +128,7 @@ def backtest(
             latency_ns=int(float(venue_cfg.get("latency_ms", 50)) * 1e6),
             slippage_bps=float(venue_cfg.get("slippage_bps", 2.0)),
             commission_per_share=float(venue_cfg.get("commission_per_share", 0.005)),
+            borrow_rate=float(venue_cfg.get("borrow_rate", 0.02)),
             unshortable=frozenset(venue_cfg.get("unshortable", [])),
         )
     except SpilloverError as exc:

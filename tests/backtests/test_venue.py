@@ -1,6 +1,7 @@
 """The simulated venue fills at the next trade after arrival, with costs, and never twice."""
 
 import numpy as np
+import pytest
 
 from backtests.venue import SimulatedVenue, VenueSettings
 from engine.orders import OrderIntent
@@ -45,3 +46,16 @@ def test_duplicate_client_order_ids_and_unshortable_shorts_are_rejected() -> Non
         "duplicate client_order_id",
         "GME cannot be borrowed to short",
     ]
+
+
+def test_covering_a_short_pays_borrow_for_the_time_it_was_out() -> None:
+    day = 86_400 * 10**9
+    venue = SimulatedVenue(
+        VenueSettings(latency_ns=0, slippage_bps=0, commission_per_share=0, borrow_rate=0.365)
+    )
+    venue.submit(intent("A", -100, 0, leg="open"))
+    [short] = venue.on_trades(np.array(["A"]), np.array([0], np.int64), np.array([10.0]))
+    assert short.commission == 0.0
+    venue.submit(intent("A", 100, 2 * day, leg="cover"))
+    [cover] = venue.on_trades(np.array(["A"]), np.array([2 * day], np.int64), np.array([9.0]))
+    assert cover.commission == pytest.approx(100 * 10.0 * 0.365 * 2 / 365)  # 2 days on $1,000
