@@ -110,8 +110,8 @@ def run_backtest(
                 )
             j = int(np.searchsorted(t_ts, boundary, side="left"))
             if j > k:
-                clock.advance_to(max(clock.now_ns(), int(t_ts[j - 1])))
                 engine.on_trades(t_sym[k:j], t_ts[k:j], t_px[k:j], t_slot[k:j])
+                clock.advance_to(max(clock.now_ns(), int(t_ts[j - 1])))
                 k = j
             clock.advance_to(max(clock.now_ns(), boundary))  # fires timers due by now
             if boundary == next_sample:

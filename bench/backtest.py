@@ -52,6 +52,18 @@ def main() -> None:
         events = event_table(result, trades)
         figures = summary(result, events, 1_000_000.0)
         report = time.perf_counter() - t0
+        from backtests.sweep import prepare, run_grid
+
+        t0 = time.perf_counter()
+        inputs = prepare(news, trades, scorer)
+        prep = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        holds = [60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200]
+        grid = run_grid(inputs, [0.1, 0.15, 0.2, 0.3, 0.4], holds, ["none", "mean"])
+        sweep_s = time.perf_counter() - t0
+    print(
+        f"sweep: {grid.height} settings in {sweep_s:.2f}s on all cores (+{prep:.2f}s scoring and layout once)"
+    )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"replay: {made.n_trades / replay:,.0f} trades/s on one core ({replay:.2f}s for "
           f"{made.n_trades:,} trades and {made.n_news:,} headlines; {figures['n_trades']} fills)")  # fmt: skip

@@ -126,12 +126,35 @@ class Engine:
         """
         if slots is None:
             slots = self.market.slots_of(symbols.tolist())
-        self.market.on_trades(slots, ts, price)
         on_trades = getattr(self.broker, "on_trades", None)
-        fills: list[Fill] = on_trades(symbols, ts, price) if on_trades else []
-        for fill in fills:
-            self.on_fill(fill)
-        return fills
+        advance = getattr(self.clock, "advance_to", None)
+        done = 0
+        start = 0
+        every: list[Fill] = []
+        while on_trades is not None and start < ts.shape[0]:
+            n_intents = len(self.intents)
+            fills: list[Fill] = on_trades(symbols[start:], ts[start:], price[start:])
+            for (
+                fill
+            ) in fills:  # a strategy hears of a fill at its time, seeing prices up to it only
+                if (
+                    advance is not None
+                ):  # timers due before the fill fire first, without later prices
+                    advance(max(self.clock.now_ns(), fill.ts_event))
+                cut = int(np.searchsorted(ts, fill.ts_event, side="right"))
+                if cut > done:
+                    self.market.on_trades(slots[done:cut], ts[done:cut], price[done:cut])
+                    done = cut
+                self.on_fill(fill)
+            every.extend(fills)
+            if len(self.intents) == n_intents:
+                break
+            # orders sent while handling these fills may fill later in this same batch
+            first = min(i.ts_init for i in self.intents[n_intents:])
+            start = int(np.searchsorted(ts, first, side="left"))
+        if done < ts.shape[0]:
+            self.market.on_trades(slots[done:], ts[done:], price[done:])
+        return every
 
     def on_fill(self, fill: Fill) -> None:
         """Book a fill and tell its strategy."""

@@ -214,3 +214,66 @@ def synth(
         f"{result.n_truth} truth rows to {out_dir}"
     )
     sys.stdout.flush()
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"{what} {text!r}: write numbers separated by commas") from None
+
+
+def sweep(
+    news: Annotated[Path, typer.Option(help="News file (as for backtest).")],
+    market: Annotated[Path, typer.Option(help="Trades or bars (as for backtest).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for sweep.parquet.")],
+    thresholds: Annotated[
+        str, typer.Option(help="Comma-separated |score| thresholds.")
+    ] = "0.1,0.15,0.2,0.3,0.4",
+    holds: Annotated[
+        str, typer.Option(help="Comma-separated holding times in seconds.")
+    ] = "60,300,900,1800,3600",
+    hedges: Annotated[
+        str, typer.Option(help="Comma-separated hedge modes: none, mean.")
+    ] = "none,mean",
+    workers: Annotated[int | None, typer.Option(help="Processes (default: all cores).")] = None,
+    config_dir: Annotated[
+        Path | None, typer.Option("--config-dir", help="Engine configs.", file_okay=False)
+    ] = None,
+) -> None:
+    """Evaluate a grid of basket settings with the numba fast path, spread over processes.
+
+    Headlines are scored once; each (threshold, holding time, hedge) is then an array pass. The
+    fast path matches the event-driven `shock_hedge` run with the same settings (no stop or
+    take-profit, sizes proportional to score) to 1e-6 (tests/backtests/test_sweep.py).
+    """
+    import time
+
+    from backtests.data import bars_as_trades, load_market, load_news
+    from backtests.sweep import prepare, run_grid
+    from engine.scoring import Scorer
+
+    try:
+        grid = (_floats(thresholds, "--thresholds"), _floats(holds, "--holds"),
+                [h.strip() for h in hedges.split(",") if h.strip()])  # fmt: skip
+        data = load_market(market)
+        frame = data.frame if data.kind == "trades" else bars_as_trades(data.frame)
+        inputs = prepare(load_news(news), frame, Scorer.load(config_dir))
+        t0 = time.perf_counter()
+        result = run_grid(inputs, *grid, workers=workers)
+        elapsed = time.perf_counter() - t0
+    except (SpilloverError, ValueError) as exc:
+        _fail(exc)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result.write_parquet(out_dir / "sweep.parquet")
+    table = Table(
+        title=f"{result.height} settings in {elapsed:.2f}s → {out_dir / 'sweep.parquet'}",
+        show_edge=False,
+    )
+    for col in ("threshold", "hold_s", "hedge", "pnl"):
+        table.add_column(col, justify="right")
+    for row in result.head(10).iter_rows(named=True):
+        table.add_row(
+            f"{row['threshold']:.2f}", f"{row['hold_s']:.0f}", row["hedge"], f"{row['pnl']:,.0f}"
+        )
+    out.print(table)

@@ -17,7 +17,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from engine.errors import InputError, SpilloverError
-from spillover.backtest_cli import backtest, data_app
+from spillover.backtest_cli import backtest, data_app, sweep
 
 app = typer.Typer(
     help="Spillover: score a headline's shock for the company it names and its spillover to "
@@ -30,6 +30,7 @@ universe_app = typer.Typer(help="Inspect and validate the universe of companies,
 app.add_typer(universe_app, name="universe")
 app.add_typer(data_app, name="data")
 app.command("backtest")(backtest)
+app.command("sweep")(sweep)
 
 out = Console()
 err = Console(stderr=True)
