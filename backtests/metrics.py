@@ -38,7 +38,11 @@ def event_table(
     schema = {"news_id": pl.String, "ts_init": pl.Int64, "headline": pl.String, "events": pl.String,
               "symbol": pl.String, "role": pl.String, "is_subject": pl.Boolean, "score": pl.Float64}  # fmt: skip
     legs = pl.DataFrame(rows, schema=schema)
-    prices = trades.select("symbol", "ts", "price").sort("ts")
+    return add_moves(legs, trades.select("symbol", "ts", "price").sort("ts"), horizons)
+
+
+def add_moves(legs: pl.DataFrame, prices: pl.DataFrame, horizons: dict[str, int]) -> pl.DataFrame:
+    """Add `ret_<h>` to legs (`symbol`, `ts_init`): the log move from receipt to receipt + h."""
     out = _price_at(legs, prices, 0, "p0")
     for name, seconds in horizons.items():
         out = _price_at(out, prices, seconds, f"p_{name}")

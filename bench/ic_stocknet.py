@@ -15,20 +15,9 @@ from pathlib import Path
 import polars as pl
 
 from backtests.data import bars_as_trades, load_market, load_news
-from backtests.metrics import BAR_HORIZONS_S, _price_at, spearman
+from backtests.metrics import BAR_HORIZONS_S, add_moves, spearman
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "stocknet"
-
-
-def with_moves(legs: pl.DataFrame, prices: pl.DataFrame) -> pl.DataFrame:
-    """Add ret_<h> columns: log move from receipt to receipt + h."""
-    out = _price_at(legs, prices, 0, "p0")
-    for name, seconds in BAR_HORIZONS_S.items():
-        out = _price_at(out, prices, seconds, f"p_{name}")
-        out = out.with_columns(
-            (pl.col(f"p_{name}") / pl.col("p0")).log().alias(f"ret_{name}")
-        ).drop(f"p_{name}")
-    return out
 
 
 def main() -> None:
@@ -60,7 +49,7 @@ def main() -> None:
         for s in shocks
         for leg in s.legs
     ]
-    legs = with_moves(pl.DataFrame(rows), prices)
+    legs = add_moves(pl.DataFrame(rows), prices, BAR_HORIZONS_S)
     print(f"Spillover: {len(items)} posts scored in {time.perf_counter() - t0:.2f}s; "
           f"{legs.height} legs, {legs['is_subject'].sum()} on named companies")  # fmt: skip
     for group, flag in (("named", True), ("spillover", False)):
@@ -79,7 +68,7 @@ def main() -> None:
          "score": vader.polarity_scores(r["headline"])["compound"]}
         for r in news.iter_rows(named=True)
     ]  # fmt: skip
-    vlegs = with_moves(pl.DataFrame(vrows), prices)
+    vlegs = add_moves(pl.DataFrame(vrows), prices, BAR_HORIZONS_S)
     ics = {h: spearman(vlegs["score"], vlegs[f"ret_{h}"]) for h in BAR_HORIZONS_S}
     print("VADER compound on the post's ticker: "
           + "  ".join(f"{h} {v:+.3f}" if v is not None else f"{h} -" for h, v in ics.items())

@@ -8,6 +8,8 @@ paused; the others go on.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +67,8 @@ class Engine:
     blocked: list[tuple[OrderIntent, str]] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
     _slots: dict[str, _Slot] = field(default_factory=dict)
+    _live_timers: list[tuple[int, int, Callable[[int], None]]] = field(default_factory=list)
+    _timer_seq: itertools.count[int] = field(default_factory=itertools.count)
 
     def add_strategy(self, strategy: Strategy, cash: float = 0.0) -> None:
         """Register a strategy and bind its context."""
@@ -172,15 +176,25 @@ class Engine:
         )
 
     def _set_timer(self, sid: str, name: str, ts_ns: int) -> None:
-        if not isinstance(self.clock, SimClock):
-            raise NotImplementedError("timers on the live clock come with the daemon")
         slot = self._slots[sid]
-        self.clock.call_at(
-            ts_ns,
-            lambda t: self._call(
-                sid, slot, f"timer {name}", lambda: slot.strategy.on_timer(name, t)
-            ),
-        )
+
+        def fire(t: int) -> None:
+            self._call(sid, slot, f"timer {name}", partial(slot.strategy.on_timer, name, t))
+
+        if isinstance(self.clock, SimClock):
+            self.clock.call_at(ts_ns, fire)
+        else:
+            heapq.heappush(self._live_timers, (ts_ns, next(self._timer_seq), fire))
+
+    def fire_due_timers(self) -> int:
+        """On a live clock, run every timer due by now (the daemon calls this); return how many."""
+        fired = 0
+        now = self.clock.now_ns()
+        while self._live_timers and self._live_timers[0][0] <= now:
+            due, _, fire = heapq.heappop(self._live_timers)
+            fire(due)
+            fired += 1
+        return fired
 
     def _on_intent(self, intent: OrderIntent) -> None:
         self.intents.append(intent)

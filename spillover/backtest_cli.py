@@ -277,3 +277,46 @@ def sweep(
             f"{row['threshold']:.2f}", f"{row['hold_s']:.0f}", row["hedge"], f"{row['pnl']:,.0f}"
         )
     out.print(table)
+
+
+@data_app.command("alpaca")
+def alpaca(
+    symbols: Annotated[str, typer.Option(help="Comma-separated tickers, e.g. META,CRWV,NBIS,MU.")],
+    start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option(help="Last day (YYYY-MM-DD).")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for news.jsonl and bars/ or trades/.")
+    ],
+    kind: Annotated[str, typer.Option(help="bars (daily) or trades.")] = "bars",
+    url: Annotated[
+        str | None, typer.Option(help="Another Alpaca-compatible data URL (tests, proxies).")
+    ] = None,
+) -> None:
+    """Download historical news and daily bars or trades from Alpaca (keys from the environment).
+
+    Needs APCA_API_KEY_ID and APCA_API_SECRET_KEY. Paged by the client; resumable: a rerun
+    with the same request skips what is already on disk (see manifest.json).
+    """
+    from backtests.alpaca_download import download, keys_from_env
+
+    try:
+        first, last = _date(start, "--start"), _date(end, "--end")
+        assert first is not None and last is not None
+        if kind not in ("bars", "trades"):
+            raise InputError(f"--kind {kind!r}: use bars or trades")
+        key, secret = keys_from_env()
+        wanted = [s for s in symbols.split(",") if s.strip()]
+        with _progress() as bar:
+            task = bar.add_task("downloading", total=len(wanted) + 1)
+            result = download(
+                wanted, first, last, out_dir, kind=kind, api_key=key, secret_key=secret,  # type: ignore[arg-type]
+                url_override=url,
+                progress=lambda part, done, total: bar.update(task, completed=done, total=total, description=part),
+            )  # fmt: skip
+    except SpilloverError as exc:
+        _fail(exc)
+    rows = sum(result.rows.values())
+    out.print(
+        f"{len(result.downloaded)} part(s) downloaded, {len(result.skipped)} already done; "
+        f"{rows:,} rows in {out_dir}"
+    )

@@ -28,3 +28,37 @@ def test_sim_clock_never_goes_back() -> None:
 def test_live_clock_reads_the_wall_clock() -> None:
     a = LiveClock().now_ns()
     assert a > 1_700_000_000 * 10**9
+
+
+def test_engine_timers_on_a_live_clock_fire_when_due() -> None:
+    from engine.runtime import Engine
+    from engine.strategy import Strategy, StrategyConfig
+
+    class Now:
+        t = 0
+
+        def now_ns(self) -> int:
+            return self.t
+
+    class Timed(Strategy):
+        def __init__(self, config: StrategyConfig) -> None:
+            super().__init__(config)
+            self.fired: list[tuple[str, int]] = []
+
+        def on_start(self) -> None:
+            self.ctx.set_timer("b", 20)
+            self.ctx.set_timer("a", 10)
+
+        def on_timer(self, name: str, ts_ns: int) -> None:
+            self.fired.append((name, ts_ns))
+
+    clock = Now()
+    engine = Engine(scorer=None, market=None, clock=clock, broker=None)  # type: ignore[arg-type]
+    strategy = Timed(StrategyConfig(strategy_id="t"))
+    engine.add_strategy(strategy)
+    engine.start()
+    clock.t = 15
+    assert engine.fire_due_timers() == 1
+    clock.t = 30
+    assert engine.fire_due_timers() == 1
+    assert strategy.fired == [("a", 10), ("b", 20)]
