@@ -54,7 +54,6 @@ def run_backtest(
 ) -> BacktestResult:
     """Replay `news` (from `load_news`) and `trades` (`ts, symbol, price, size`) through strategies."""
     trades = trades.sort("ts", maintain_order=True)
-    t_sym = trades["symbol"].to_numpy()
     t_ts = trades["ts"].to_numpy().astype(np.int64)
     t_px = trades["price"].to_numpy().astype(np.float64)
     symbols = sorted(trades["symbol"].unique().to_list())  # a symbol's slot: its index here
@@ -65,7 +64,7 @@ def run_backtest(
     first_news = int(news["ts_event"].min()) if news.height else 0  # type: ignore[arg-type]
     start = min(int(t_ts[0]) if len(t_ts) else first_news, first_news)
     clock = SimClock(start)
-    sim_venue = SimulatedVenue(venue or VenueSettings())
+    sim_venue = SimulatedVenue(venue or VenueSettings(), slot_of=slot_of)
     engine = Engine(scorer, market, clock, sim_venue, risk or RiskLimits())
     for strategy in strategies:
         engine.add_strategy(strategy, cash=cash)
@@ -110,7 +109,7 @@ def run_backtest(
                 )
             j = int(np.searchsorted(t_ts, boundary, side="left"))
             if j > k:
-                engine.on_trades(t_sym[k:j], t_ts[k:j], t_px[k:j], t_slot[k:j])
+                engine.on_trades(None, t_ts[k:j], t_px[k:j], t_slot[k:j])
                 clock.advance_to(max(clock.now_ns(), int(t_ts[j - 1])))
                 k = j
             clock.advance_to(max(clock.now_ns(), boundary))  # fires timers due by now
@@ -119,7 +118,7 @@ def run_backtest(
                 next_sample += sample_every
             if boundary == next_mark:
                 for sid in engine.strategy_ids:
-                    equity_rows.append((boundary, sid, engine.portfolio(sid).value(_mark(market))))
+                    equity_rows.append((boundary, sid, _equity(engine, market, sid)))
                 next_mark += step
             if boundary >= boundary_news:
                 break
@@ -131,7 +130,7 @@ def run_backtest(
             break
     engine.stop()
     for sid in engine.strategy_ids:
-        equity_rows.append((clock.now_ns(), sid, engine.portfolio(sid).value(_mark(market))))
+        equity_rows.append((clock.now_ns(), sid, _equity(engine, market, sid)))
     equity = pl.DataFrame(equity_rows, schema=["ts", "strategy_id", "equity"], orient="row")
     return BacktestResult(
         shocks=engine.shocks,
@@ -145,12 +144,9 @@ def run_backtest(
     )
 
 
-def _mark(market: MarketState) -> Callable[[str], float]:
-    def price(symbol: str) -> float:
-        p = market.price(symbol)
-        return 0.0 if p != p else p
-
-    return price
+def _equity(engine: Engine, market: MarketState, strategy_id: str) -> float:
+    book = engine.portfolio(strategy_id)
+    return book.cash + market.mark(book.positions)
 
 
 def _sector(scorer: Scorer, symbol: str) -> str:

@@ -45,6 +45,7 @@ class SimulatedVenue:
     submitted: dict[str, int] = field(default_factory=dict)
     short_lots: dict[tuple[str, str], list[tuple[float, float, int]]] = field(default_factory=dict)
     positions: dict[tuple[str, str], float] = field(default_factory=dict)
+    slot_of: dict[str, int] | None = None  # set: trades arrive as symbol slots, not strings
 
     def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
         """Queue an order; False (and a recorded rejection) if it cannot be accepted."""
@@ -64,6 +65,10 @@ class SimulatedVenue:
         return True
 
     def on_trades(self, symbols: np.ndarray, ts: np.ndarray, price: np.ndarray) -> list[Fill]:
+        """See `on_trades`; `symbols` holds slots (ints) when `slot_of` is set."""
+        return self._match(symbols, ts, price)
+
+    def _match(self, symbols: np.ndarray, ts: np.ndarray, price: np.ndarray) -> list[Fill]:
         """Fill pending orders against a time-sorted batch of trades; return the fills."""
         if not self.pending or ts.shape[0] == 0:
             return []
@@ -72,7 +77,8 @@ class SimulatedVenue:
         slip = self.settings.slippage_bps * 1e-4
         for arrival, intent in self.pending:
             k0 = int(np.searchsorted(ts, arrival, side="left"))
-            hits = np.flatnonzero(symbols[k0:] == intent.symbol)
+            key = intent.symbol if self.slot_of is None else self.slot_of.get(intent.symbol, -1)
+            hits = np.flatnonzero(symbols[k0:] == key)
             if hits.shape[0] == 0:
                 still.append((arrival, intent))
                 continue

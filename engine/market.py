@@ -64,6 +64,21 @@ class MarketState:
             self.cov_mkt, self.var_mkt, self.cov_sec, self.var_sec, self.beta_alpha,
         )  # fmt: skip
 
+    def _exposures(self, positions: dict[str, float]) -> np.ndarray:
+        slots = self.slots_of(list(positions))
+        qty = np.fromiter(positions.values(), np.float64, len(positions))
+        known = slots >= 0
+        out: np.ndarray = qty[known] * self.last_price[slots[known]]
+        return out
+
+    def mark(self, positions: dict[str, float]) -> float:
+        """Value of positions at the last prices (untracked symbols count as 0)."""
+        return float(self._exposures(positions).sum()) if positions else 0.0
+
+    def gross(self, positions: dict[str, float]) -> float:
+        """Sum of |position value| at the last prices."""
+        return float(np.abs(self._exposures(positions)).sum()) if positions else 0.0
+
     def price(self, symbol: str) -> float:
         """Last traded price, or NaN if none yet (or the symbol is not tracked)."""
         s = self.slot.get(symbol)

@@ -118,7 +118,7 @@ class Engine:
 
     def on_trades(
         self,
-        symbols: np.ndarray,
+        symbols: np.ndarray | None,
         ts: np.ndarray,
         price: np.ndarray,
         slots: np.ndarray | None = None,
@@ -129,15 +129,21 @@ class Engine:
         so no Python runs per trade.
         """
         if slots is None:
+            assert symbols is not None, "give symbols or slots"
             slots = self.market.slots_of(symbols.tolist())
         on_trades = getattr(self.broker, "on_trades", None)
+        keys: np.ndarray = (
+            slots
+            if getattr(self.broker, "slot_of", None) is not None or symbols is None
+            else symbols
+        )
         advance = getattr(self.clock, "advance_to", None)
         done = 0
         start = 0
         every: list[Fill] = []
         while on_trades is not None and start < ts.shape[0]:
             n_intents = len(self.intents)
-            fills: list[Fill] = on_trades(symbols[start:], ts[start:], price[start:])
+            fills: list[Fill] = on_trades(keys[start:], ts[start:], price[start:])
             for (
                 fill
             ) in fills:  # a strategy hears of a fill at its time, seeing prices up to it only
@@ -214,9 +220,7 @@ class Engine:
         after = (book.position(intent.symbol) + intent.qty) * price
         if abs(after) > self.risk.max_symbol_notional:
             return f"symbol notional {abs(after):,.0f} over {self.risk.max_symbol_notional:,.0f}"
-        gross = sum(
-            abs(q * self.market.price(s)) for s, q in book.positions.items() if s != intent.symbol
-        )
+        gross = self.market.gross(book.positions) - abs(book.position(intent.symbol) * price)
         if gross + abs(after) > self.risk.max_gross_notional:
             return f"gross notional over {self.risk.max_gross_notional:,.0f}"
         return ""
