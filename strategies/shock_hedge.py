@@ -27,7 +27,7 @@ class ShockHedgeConfig(StrategyConfig):
     hold_seconds: float = 300.0
     stop_loss: float = 0.02
     take_profit: float = 0.04
-    check_seconds: float = 15.0
+    check_seconds: float = 60.0
     hedge: Literal["legs", "index", "none"] = "legs"
     hedge_symbol: str = "SPY"
     min_vol: float = 0.005
