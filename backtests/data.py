@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import orjson
 import polars as pl
 
@@ -87,7 +88,13 @@ def _to_ns(frame: pl.DataFrame, column: str, path: Path) -> pl.Series:
         return s.cast(pl.Datetime("ns")).cast(pl.Int64)
     if s.dtype == pl.Date:
         return s.cast(pl.Datetime("ns")).cast(pl.Int64)
-    if s.dtype.is_numeric():
+    if s.dtype.is_integer():
+        # whole numbers stay integers: int64 nanoseconds do not survive a trip through float64
+        values = s.cast(pl.Int64).to_numpy()
+        top = int(np.abs(values).max()) if values.size else 0
+        factor = 1 if top > 10**17 else 10**3 if top > 10**14 else 10**6 if top > 10**11 else 10**9
+        return s.cast(pl.Int64) * factor
+    if s.dtype.is_float():
         x = s.cast(pl.Float64)
         scale = (
             pl.when(x > 1e17)

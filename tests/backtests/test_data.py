@@ -82,3 +82,14 @@ def test_unknown_symbols_are_counted_not_fatal() -> None:
     universe = load_universe(ROOT / "configs" / "universe")
     counts = unknown_symbols(pl.Series(["AAPL", "ZZZZ", "ZZZZ", "FB", "QQQQ"]), universe)
     assert counts == {"ZZZZ": 2, "QQQQ": 1}
+
+
+def test_integer_nanosecond_timestamps_keep_every_digit(tmp_path: Path) -> None:
+    ts = 1_704_292_213_707_099_137  # not representable exactly as a float64
+    pl.DataFrame({"ts": [ts], "symbol": ["AAPL"], "price": [1.0], "size": [1]}).write_parquet(
+        tmp_path / "t.parquet"
+    )
+    assert load_market(tmp_path / "t.parquet").frame["ts"][0] == ts
+    seconds = pl.DataFrame({"ts": [1_704_292_213], "symbol": ["A"], "price": [1.0], "size": [1]})
+    seconds.write_parquet(tmp_path / "s.parquet")
+    assert load_market(tmp_path / "s.parquet").frame["ts"][0] == 1_704_292_213 * 10**9
