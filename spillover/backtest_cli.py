@@ -16,7 +16,7 @@ from rich.table import Table
 from engine.errors import InputError, SpilloverError
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep and logs
 data_app = typer.Typer(help="Make or fetch data to backtest on.", no_args_is_help=True)
 
 

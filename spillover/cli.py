@@ -18,6 +18,7 @@ from rich.table import Table
 
 from engine.errors import InputError, SpilloverError
 from spillover.backtest_cli import backtest, data_app, sweep
+from spillover.journal_cli import journal
 
 app = typer.Typer(
     help="Spillover: score a headline's shock for the company it names and its spillover to "
@@ -31,9 +32,10 @@ app.add_typer(universe_app, name="universe")
 app.add_typer(data_app, name="data")
 app.command("backtest")(backtest)
 app.command("sweep")(sweep)
+app.command("journal")(journal)
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep and logs
 log = logging.getLogger("spillover")
 
 ConfigDir = Annotated[
