@@ -9,20 +9,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from engine.errors import InputError, SpilloverError
+from spillover.console import err, fail, out
 
-out = Console()
-err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep and logs
 data_app = typer.Typer(help="Make or fetch data to backtest on.", no_args_is_help=True)
-
-
-def _fail(exc: BaseException) -> None:
-    err.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False)
-    raise typer.Exit(2)
 
 
 def _progress() -> Progress:
@@ -102,13 +95,13 @@ def backtest(
     try:
         cfg: dict[str, Any] = tomllib.loads(config.read_text()) if config else {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        _fail(InputError(f"--config {config}: {exc}"))
+        fail(InputError(f"--config {config}: {exc}"))
     bt = dict(cfg.get("backtest", {}))
     news = news or (Path(bt["news"]) if "news" in bt else None)
     market = market or (Path(bt["market"]) if "market" in bt else None)
     out_dir = out_dir or (Path(bt["out"]) if "out" in bt else None)
     if news is None or market is None or out_dir is None:
-        _fail(
+        fail(
             InputError("give --news, --market and --out (or set them in --config under [backtest])")
         )
     assert news is not None and market is not None and out_dir is not None
@@ -132,7 +125,7 @@ def backtest(
             unshortable=frozenset(venue_cfg.get("unshortable", [])),
         )
     except SpilloverError as exc:
-        _fail(exc)
+        fail(exc)
     unknown = unknown_symbols(trades["symbol"], scorer.universe)
     if unknown:
         listed = ", ".join(f"{s} ({n})" for s, n in list(unknown.items())[:10])
@@ -207,7 +200,7 @@ def synth(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )  # fmt: skip
     except SpilloverError as exc:
-        _fail(exc)
+        fail(exc)
     out.print(
         f"wrote {result.n_news} headlines ({result.n_planted} with planted impact), "
         f"{result.n_trades:,} trades over {len(result.symbols)} symbols and {result.days} days, "
@@ -263,7 +256,7 @@ def sweep(
         result = run_grid(inputs, *grid, workers=workers)
         elapsed = time.perf_counter() - t0
     except (SpilloverError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     out_dir.mkdir(parents=True, exist_ok=True)
     result.write_parquet(out_dir / "sweep.parquet")
     table = Table(
@@ -314,7 +307,7 @@ def alpaca(
                 progress=lambda part, done, total: bar.update(task, completed=done, total=total, description=part),
             )  # fmt: skip
     except SpilloverError as exc:
-        _fail(exc)
+        fail(exc)
     rows = sum(result.rows.values())
     out.print(
         f"{len(result.downloaded)} part(s) downloaded, {len(result.skipped)} already done; "

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
 from engine.errors import InputError, SpilloverError
 from spillover.backtest_cli import backtest, data_app, sweep
+from spillover.console import err, fail, out
 from spillover.journal_cli import journal
 
 app = typer.Typer(
@@ -34,8 +34,6 @@ app.command("backtest")(backtest)
 app.command("sweep")(sweep)
 app.command("journal")(journal)
 
-out = Console()
-err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep and logs
 log = logging.getLogger("spillover")
 
 ConfigDir = Annotated[
@@ -78,11 +76,6 @@ def _scorer(config_dir: Path | None, threshold: float | None = None) -> Any:
     if threshold is not None:
         scoring = scoring.model_copy(update={"threshold": threshold})
     return Scorer.load(root, scoring)
-
-
-def _fail(exc: BaseException, code: int = 2) -> None:
-    err.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _color(score: float) -> str:
@@ -186,11 +179,11 @@ def score(
     """
     _setup_logging(verbose)
     if (text is None) == (input_path is None):
-        _fail(InputError("give a headline, or --input FILE (or '-' for stdin), but not both"))
+        fail(InputError("give a headline, or --input FILE (or '-' for stdin), but not both"))
     try:
         scorer = _scorer(config_dir)
     except SpilloverError as exc:
-        _fail(exc)
+        fail(exc)
     from engine.news import news_from_mapping
 
     if text is not None:
@@ -199,7 +192,7 @@ def score(
                 {"id": "", "headline": text, "created_at": date, "source": source}
             )
         except InputError as exc:
-            _fail(exc)
+            fail(exc)
         shock = scorer.score(item)
         if json_out:
             sys.stdout.write(orjson.dumps(shock.to_dict()).decode() + "\n")
@@ -208,7 +201,7 @@ def score(
         return
     assert input_path is not None
     if input_path != "-" and not Path(input_path).is_file():
-        _fail(InputError(f"--input {input_path}: no such file"))
+        fail(InputError(f"--input {input_path}: no such file"))
     failed = _score_stream(scorer, input_path)
     if failed:
         err.print(f"{failed} line(s) could not be scored (see above); the rest were.")
@@ -291,7 +284,7 @@ def eval_(
         scorer = _scorer(config_dir, threshold)
         report = evaluate(scorer, read_cases(cases), threshold)
     except SpilloverError as exc:
-        _fail(exc)
+        fail(exc)
     if json_out:
         summary = report.summary()
         summary["cases"] = [
@@ -366,7 +359,7 @@ def universe_check(
         report = check_universe(universe, day_of(dt.date.today()))
         compiled = compile_model(universe, lexicon)
     except SpilloverError as exc:
-        _fail(exc)
+        fail(exc)
     counts = dict(report.counts)
     counts["event types"] = len(lexicon.events)
     counts["event patterns"] = sum(
@@ -420,9 +413,9 @@ def run(
                 except (orjson.JSONDecodeError, InputError) as exc:
                     err.print(f"{path}:{n}: skipped: {exc}", highlight=False)
     except OSError as exc:
-        _fail(InputError(f"cannot read {path}: {exc.strerror}"))
+        fail(InputError(f"cannot read {path}: {exc.strerror}"))
     except SpilloverError as exc:
-        _fail(exc)
+        fail(exc)
     scorer.score("warm-up", novelty=False)  # loads the compiled kernels from numba's cache
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()

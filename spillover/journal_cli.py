@@ -7,11 +7,10 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-out = Console()
-err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep and logs
+from engine.errors import InputError
+from spillover.console import fail, out
 
 DEFAULT_PATH = Path("state") / "journal.sqlite"
 
@@ -31,13 +30,9 @@ def journal(
     from engine.journal import TABLES, Journal
 
     if table not in TABLES:
-        err.print(f"[bold red]InputError[/]: --table {table!r}: use one of {', '.join(TABLES)}")
-        raise typer.Exit(2)
+        fail(InputError(f"--table {table!r}: use one of {', '.join(TABLES)}"))
     if not path.exists():
-        err.print(
-            f"[bold red]InputError[/]: {path}: no journal here (the daemon writes one under its state folder)"
-        )
-        raise typer.Exit(2)
+        fail(InputError(f"{path}: no journal here (the daemon writes one under its state folder)"))
     with Journal(path) as book:
         rows = list(book.iter_table(table, None if export or limit == 0 else limit))
     if export is not None:
@@ -55,8 +50,7 @@ def journal(
         elif export.suffix in (".jsonl", ".json"):
             export.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
         else:
-            err.print(f"[bold red]InputError[/]: --export {export}: use .parquet or .jsonl")
-            raise typer.Exit(2)
+            fail(InputError(f"--export {export}: use .parquet or .jsonl"))
         out.print(f"{len(rows)} {table} row(s) written to {export}")
         return
     view = Table(title=f"{table} in {path} (newest first)", show_edge=False)

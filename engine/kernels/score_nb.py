@@ -86,9 +86,7 @@ def _comma_between_nb(flags: np.ndarray, lo: int, hi: int) -> bool:
 def _mentions_for_clause_nb(ws: Workspace, n_men: int, clause: int, n_clauses: int) -> int:
     """Return the clause whose mentions an event in `clause` applies to, or -1."""
     for d in range(n_clauses):
-        for c in (clause - d, clause + d):
-            if d > 0 and c == clause + d and c == clause - d:
-                continue
+        for c in (clause - d, clause + d):  # nearest clause first, earlier before later
             if c < 0 or c >= n_clauses:
                 continue
             for k in range(n_men):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +11,6 @@ from engine.lexicon import Lexicon, Pattern, parse_pattern
 from engine.text.normalize import normalize
 from engine.text.tokens import CAP, CASHTAG, fnv1a, tokenize, word_hash
 from engine.universe import MAX_DAY, MIN_DAY, RELATIONS, Universe
-
-log = logging.getLogger(__name__)
 
 KIND_NAME, KIND_TICKER, KIND_CASHTAG, KIND_BLOCK = 0, 1, 2, 3
 PAT_EVENT, PAT_THEME, PAT_HEDGE, PAT_NEGATION, PAT_BOUNDARY = 0, 1, 2, 3, 4

@@ -142,13 +142,9 @@ class Scorer:
         rows[2] = item.ts_event // NS_PER_DAY
         rows[3] = item.ts_event
         one.weights[0] = self.source_weight(item.source)
-        n_hints = 0
-        for sym in item.symbols[: one.hints.shape[0]]:
-            c = self.universe.by_symbol.get(normalize_symbol(sym))
-            if c is not None:
-                one.hints[n_hints] = c
-                n_hints += 1
-        rows[4] = n_hints
+        hints = self._hint_companies(item.symbols)[: one.hints.shape[0]]
+        one.hints[: len(hints)] = hints
+        rows[4] = len(hints)
         m, ws, out = self._model, self._ws, one.out
         score_batch_nb(
             m.arena, m.idx, m.ints, m.floats, ws.arena, ws.idx, out.arena, out.idx,
@@ -178,11 +174,7 @@ class Scorer:
         hint_end = np.zeros(len(items), np.int64)
         hints: list[int] = []
         for k, item in enumerate(items):
-            first = len(hints)
-            for sym in item.symbols:
-                c = self.universe.by_symbol.get(normalize_symbol(sym))
-                if c is not None and c not in hints[first:]:
-                    hints.append(c)
+            hints.extend(self._hint_companies(item.symbols))
             hint_end[k] = len(hints)
         rows = np.stack([starts, ends, days.astype(np.int64), ts, hint_end], axis=1).ravel()
         hint_co = np.array(hints, np.int32) if hints else _EMPTY_HINTS
@@ -195,6 +187,15 @@ class Scorer:
             buf, rows, hint_co, weights, novelty,
         )  # fmt: skip
         return ShockBatch(self, items, texts, truncated, days, out)
+
+    def _hint_companies(self, symbols: list[str]) -> list[int]:
+        """Companies of a news item's `symbols` field, known ones only, once each."""
+        found: list[int] = []
+        for sym in symbols:
+            c = self.universe.by_symbol.get(normalize_symbol(sym))
+            if c is not None and c not in found:
+                found.append(c)
+        return found
 
     def _symbol_on(self, company: int, day: int) -> str:
         key = (company, day)

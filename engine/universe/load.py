@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import logging
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,6 @@ from engine.universe.model import (
     day_of,
     normalize_symbol,
 )
-
-log = logging.getLogger(__name__)
 
 COMPANY_COLUMNS = (
     "symbol",
