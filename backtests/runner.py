@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from backtests.venue import SimulatedVenue, VenueSettings
+from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
 from engine.clock import SimClock
 from engine.market import MarketState
 from engine.news import NewsItem

@@ -76,7 +76,7 @@ def prepare(
 
 @dataclass(frozen=True, slots=True)
 class Costs:
-    """The venue's costs, as in `backtests.venue.VenueSettings`."""
+    """The venue's costs, as in `engine.brokers.sim_venue.VenueSettings`."""
 
     gross: float = 100_000.0
     max_legs: int = 8

@@ -31,7 +31,9 @@ class RiskSettings(BaseModel):
     stale_news_seconds: float = Field(
         120.0, gt=0, description="older at receipt: journaled, not traded"
     )
-    market_hours: Literal["enforce", "queue", "off"] = "off"
+    market_hours: Literal["auto", "enforce", "queue", "off"] = Field(
+        "auto", description="auto: enforce for Alpaca, off for the simulated broker"
+    )
     calendar: str = "XNYS"
 
 

@@ -88,7 +88,7 @@ def backtest(
     from backtests.metrics import BAR_HORIZONS_S, HORIZONS_S, event_table, summary
     from backtests.report import write_outputs
     from backtests.runner import run_backtest
-    from backtests.venue import VenueSettings
+    from engine.brokers.sim_venue import VenueSettings
     from engine.scoring import Scorer
     from engine.strategy import make_strategy
 

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from backtests.runner import run_backtest
-from backtests.venue import VenueSettings
+from engine.brokers.sim_venue import VenueSettings
 from engine.scoring import Scorer, Shock
 from engine.strategy import Strategy, StrategyConfig
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig

@@ -10,7 +10,7 @@ from backtests.data import load_market, load_news
 from backtests.runner import run_backtest
 from backtests.sweep import Costs, prepare, reference_pnl, run_grid
 from backtests.synth import generate
-from backtests.venue import VenueSettings
+from engine.brokers.sim_venue import VenueSettings
 from engine.runtime import RiskLimits
 from engine.scoring import Scorer
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig

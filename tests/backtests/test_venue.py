@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backtests.venue import SimulatedVenue, VenueSettings
+from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
 from engine.orders import OrderIntent
 
 
