@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 NS = 1_000_000_000
 KEEP_RECENT = 50
 SAMPLE_EVERY_NS = 60 * NS
+CHECKPOINT_EVERY_S = 10.0
 
 
 @dataclass(slots=True)
@@ -137,6 +139,7 @@ class LiveNode:
         for strategy, cash in strategies:
             self.engine.add_strategy(strategy, cash=cash)
             self.cash[self.engine.strategy_ids[-1]] = cash
+        self.journal.defer_writes()
         self.counters = Counters()
         self.orders: dict[str, OrderView] = {}  # open orders by client order id
         self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=KEEP_RECENT)
@@ -180,6 +183,7 @@ class LiveNode:
         self._reconcile(snapshot)
         self._day_start_equity = self.equity()
         self.engine.start()
+        gc.freeze()  # the universe, kernels and strategies live forever: keep them out of GC passes
         if self.settings.http.enabled:
             await self._start_http()
 
@@ -281,6 +285,7 @@ class LiveNode:
         traded = self.counters.orders_sent > sent
         self.counters.shocks_traded += traded
         self._remember(shock, traded)
+        self.journal.flush()
         if traded and log.isEnabledFor(logging.INFO):
             legs = " ".join(
                 f"{x.symbol} {x.score:+.2f}" for x in shock.tradable(self.scorer.threshold)
@@ -303,6 +308,7 @@ class LiveNode:
         self.broker.on_trades(batch)
         self.last_lag_s["trades"] = (batch.ts_init - int(batch.ts[-1])) / NS
         self.engine.fire_due_timers()
+        self.journal.flush()
 
     def bad_message(self, feed: str, source: str, payload: bytes, reason: str) -> None:
         """Count, log and keep a message that failed to decode; the loop goes on."""
@@ -450,9 +456,14 @@ class LiveNode:
 
     async def _tick(self) -> None:
         """Fire timers, release queued orders, watch the day's loss; trim in-memory history."""
+        last_checkpoint = time.monotonic()
         while True:
             await asyncio.sleep(0.05)
             self.engine.fire_due_timers()
+            self.journal.flush()
+            if time.monotonic() - last_checkpoint > CHECKPOINT_EVERY_S:
+                await asyncio.to_thread(self.journal.checkpoint)
+                last_checkpoint = time.monotonic()
             now = self.clock.now_ns()
             if now - self._last_sample >= SAMPLE_EVERY_NS:
                 self.market.sample()  # betas from returns on a common clock, as in backtests

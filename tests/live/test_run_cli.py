@@ -23,7 +23,9 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def start(sample: Path, state: Path, speed: float) -> tuple[subprocess.Popen[str], list[str]]:
+def start(
+    sample: Path, state: Path, speed: float
+) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
     env = {
         **os.environ,
         "SPILLOVER_REPLAY__NEWS": str(sample / "news.parquet"),
@@ -41,8 +43,17 @@ def start(sample: Path, state: Path, speed: float) -> tuple[subprocess.Popen[str
         for line in proc.stderr:
             lines.append(line)
 
-    threading.Thread(target=read, daemon=True).start()
-    return proc, lines
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return proc, lines, reader
+
+
+def finish(proc: subprocess.Popen[str], reader: threading.Thread, timeout: float) -> str:
+    """Wait for the exit; return stdout (stderr went to the reader thread)."""
+    proc.wait(timeout=timeout)
+    reader.join(timeout=10)
+    assert proc.stdout is not None
+    return proc.stdout.read()
 
 
 def wait_for(lines: list[str], text: str, proc: subprocess.Popen[str], timeout: float) -> None:
@@ -56,11 +67,11 @@ def wait_for(lines: list[str], text: str, proc: subprocess.Popen[str], timeout: 
 def test_sigterm_stops_intake_flushes_the_journal_and_exits_zero(
     sample: Path, tmp_path: Path
 ) -> None:
-    proc, lines = start(sample, tmp_path, speed=300)
+    proc, lines, reader = start(sample, tmp_path, speed=300)
     wait_for(lines, '"news ', proc, timeout=120)  # it has traded at least one headline
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    stdout, _ = proc.communicate(timeout=30)
+    stdout = finish(proc, reader, timeout=30)
     took = time.monotonic() - t0
     assert proc.returncode == 0, "".join(lines)
     print(f"SIGTERM to exit: {took:.2f} s")
@@ -76,8 +87,8 @@ def test_sigterm_stops_intake_flushes_the_journal_and_exits_zero(
 
 
 def test_the_replay_runs_to_its_end_and_reports(sample: Path, tmp_path: Path) -> None:
-    proc, lines = start(sample, tmp_path, speed=50_000)
-    stdout, _ = proc.communicate(timeout=120)
+    proc, lines, reader = start(sample, tmp_path, speed=50_000)
+    stdout = finish(proc, reader, timeout=120)
     assert proc.returncode == 0, "".join(lines)
     assert "replay finished" in "".join(lines)
     summary = stdout.strip().splitlines()[-1]
