@@ -75,8 +75,8 @@ class MqttFeed:
 
     Counters for metrics: `received` (messages taken off the queue), `news` (headlines
     delivered), `trades` (trades delivered), `bad`, `dropped` (ticks shed by a bounded queue),
-    `reconnects` (connections after the first), `leftovers` (messages delivered after their
-    connection dropped, unacknowledged).
+    `reconnects` (connections after the first), `failed_connects` (attempts that never got
+    subscribed), `leftovers` (messages delivered after their connection dropped, unacknowledged).
     """
 
     def __init__(self, settings: MqttSettings, clock: Clock, name: str = "mqtt") -> None:
@@ -97,6 +97,7 @@ class MqttFeed:
         self.dropped = 0
         self.reconnects = 0
         self.leftovers = 0
+        self.failed_connects = 0
         self.connected = False
         self.acks_after_sink = False
         self._warned_auto_ack = False
@@ -148,10 +149,13 @@ class MqttFeed:
                         reason = f"{reason}: {exc.__cause__}"
                 finally:
                     await _settle(client)
-                # Messages that arrived before the cut: delivered, not acknowledged.
-                self._deliver_leftovers(client, sink)
                 was_connected = self.connected
+                if not was_connected:
+                    self.failed_connects += 1
                 self._set_connected(sink, False)
+                # Messages that arrived before the cut: delivered (after the sink heard of the
+                # cut), never acknowledged.
+                self._deliver_leftovers(client, sink)
                 delay = random.uniform(
                     0, min(self.settings.reconnect_max_s, 1.5 ** min(10, attempt))
                 )
