@@ -327,11 +327,14 @@ class LiveNode:
 
     # ---- orders --------------------------------------------------------------------------
 
-    def send(self, intent: OrderIntent, position: float) -> bool:
-        """Risk-check, journal, then submit an order the engine's limits let through."""
+    def send(self, intent: OrderIntent, position: float, *, check: bool = True) -> bool:
+        """Risk-check, journal, then submit an order the engine's limits let through.
+
+        `check=False` skips the live risk checks (orders that reduce risk after a halt).
+        """
         cid = intent.client_order_id
         now = self.clock.now_ns()
-        reason = self.risk.check(intent)
+        reason = self.risk.check(intent) if check else ""
         if reason:
             self.counters.orders_blocked += 1
             if self.journal.record_intent(intent, now):
@@ -379,6 +382,7 @@ class LiveNode:
     def kill(self, reason: str) -> None:
         """Halt trading and cancel open orders (and flatten, if configured)."""
         self.risk.kill(reason)
+        self._halt_handled = True
         self._spawn(self._after_halt(), "kill")
 
     async def _after_halt(self) -> None:
@@ -396,8 +400,7 @@ class LiveNode:
                     strategy_id=sid, news_id=f"flatten-{now}", symbol=symbol, qty=-qty,
                     leg="flatten", ts_init=now, reason="flatten on kill",
                 )  # fmt: skip
-                if self.journal.record_intent(intent, now):
-                    self.broker.submit(intent, qty)
+                self.send(intent, qty, check=False)
 
     def equity(self) -> float:
         """Cash plus positions at the last prices, over every strategy."""

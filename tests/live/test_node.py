@@ -185,3 +185,37 @@ async def test_kill_switch_needs_the_token_cancels_open_orders_and_halts(
         assert "kill" in state["halted"]
         async with aiohttp.ClientSession() as http, http.get(f"{node.http_url}/healthz") as r:
             assert (await r.json())["halted"]
+
+
+@pytest.mark.asyncio
+async def test_kill_switch_can_also_flatten_every_position(tmp_path: Path, scorer: Scorer) -> None:
+    flatten = {"flatten_on_kill": True}
+    async with running(tmp_path, scorer, daemon=flatten) as (node, feed, broker):
+        feed.push_trades(PRICES)
+        feed.push_news(id="meta-1", headline=META)
+        await until(lambda: node.counters.orders_sent >= 4)
+        feed.push_trades(PRICES)
+        await until(lambda: node.counters.fills == node.counters.orders_sent, what="entry fills")
+        assert node.engine.portfolio("shock_hedge").positions
+        node.kill("operator")
+        await until(lambda: any(i.leg == "flatten" for _, i in broker.venue.pending),
+                    what="flatten orders")  # fmt: skip
+        feed.push_trades(PRICES)
+        await until(lambda: not node.engine.portfolio("shock_hedge").positions, what="flat book")
+
+
+@pytest.mark.asyncio
+async def test_daily_loss_beyond_the_limit_halts_trading(tmp_path: Path, scorer: Scorer) -> None:
+    async with running(tmp_path, scorer, risk={"daily_loss_limit": 1.0}) as (node, feed, _):
+        feed.push_trades(PRICES)
+        feed.push_news(id="meta-1", headline=META)
+        await until(lambda: node.counters.orders_sent >= 4)
+        feed.push_trades(PRICES)
+        await until(lambda: node.counters.fills == node.counters.orders_sent, what="entry fills")
+        feed.push_trades({"META": 500.0, "CRWV": 120.0, "NBIS": 130.0, "MU": 140.0})  # a bad day
+        await until(lambda: node.risk.halted, what="the halt")
+        assert "daily loss" in node.risk.halted_reason
+        sent = node.counters.orders_sent
+        feed.push_news(id="nvda-1", headline="Nvidia raises its revenue forecast on AI demand")
+        await until(lambda: node.counters.news == 2)
+        assert node.counters.orders_sent == sent
