@@ -156,11 +156,15 @@ def _check_numbers(what: str, price: np.ndarray, size: np.ndarray) -> None:
     bad = ~(np.isfinite(price) & (price > 0))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{what}: column 'price' row {row}: {float(price[row])!r} is not a price > 0")
+        raise InputError(
+            f"{what}: column 'price' row {row}: {float(price[row])!r} is not a price > 0"
+        )
     bad = ~(np.isfinite(size) & (size >= 0))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{what}: column 'size' row {row}: {float(size[row])!r} is not a size >= 0")
+        raise InputError(
+            f"{what}: column 'size' row {row}: {float(size[row])!r} is not a size >= 0"
+        )
 
 
 def _times_ns(what: str, values: list[Any]) -> np.ndarray:

@@ -369,3 +369,41 @@ async def test_cancelling_while_the_broker_is_unreachable_returns_promptly(
     assert time.monotonic() - started < 2.0
     assert asyncio.all_tasks() == before
     assert sink.connections == []
+
+
+class FailingOnce(Sink):
+    """A sink whose `news` raises the first time it sees headline `boom`."""
+
+    def news(self, item: NewsItem) -> None:
+        if item.id == "boom" and "boom" not in self.news_ids():
+            self.items.append(item)
+            raise RuntimeError("the sink failed")
+        super().news(item)
+
+
+@pytest.mark.asyncio
+async def test_a_headline_is_acknowledged_only_after_the_sink_returned(
+    mosquitto_broker: Mosquitto, prefix: str
+) -> None:
+    broker = mosquitto_broker
+    settings = settings_for(broker.host, broker.port, prefix)
+    first = FailingOnce()
+    feed = MqttFeed(settings, LiveClock())
+    task = asyncio.create_task(feed.run(first))
+    await first.wait_until(lambda: first.connections == [True])
+    assert feed.acks_after_sink
+    async with publisher(broker.host, broker.port) as pub:
+        await pub.publish(f"{prefix}/news/x", headline("ok1"), qos=1)
+        await pub.publish(f"{prefix}/news/x", headline("boom"), qos=1)
+        with pytest.raises(RuntimeError, match="the sink failed"):
+            await asyncio.wait_for(task, 10)  # a sink error ends run, the headline unacked
+        assert first.news_ids() == ["ok1", "boom"]
+        assert first.connections == [True, False]
+        await pub.publish(f"{prefix}/news/x", headline("ok2"), qos=1)
+
+    second = Sink()
+    async with running(MqttFeed(settings, LiveClock()), second):
+        await second.wait_until(lambda: len(second.items) == 2)
+    # The broker sends "boom" again (never acknowledged), then what came while we were away;
+    # "ok1" was acknowledged after the sink had it and is not sent again.
+    assert second.news_ids() == ["boom", "ok2"]
