@@ -29,15 +29,15 @@ T0 = 1_714_681_864_000_000_000
 
 
 class Sink:
-    """A recording `FeedSink` that wakes waiters on every call."""
+    """A recording `FeedSink` that wakes waiters on every call (`changed` may be shared)."""
 
-    def __init__(self) -> None:
+    def __init__(self, changed: asyncio.Event | None = None) -> None:
         self.items: list[NewsItem] = []
         self.news_while_disconnected: list[str] = []
         self.batches: list[TradeBatch] = []
         self.bad: list[tuple[str, str, bytes, str]] = []
         self.connections: list[bool] = []
-        self._changed = asyncio.Event()
+        self._changed = changed if changed is not None else asyncio.Event()
 
     def news_ids(self) -> list[str]:
         return [item.id for item in self.items]
@@ -307,7 +307,8 @@ async def test_two_feeds_in_a_shared_group_split_the_headlines(
 ) -> None:
     host, port = shared_broker
     group = f"g{uuid.uuid4().hex[:8]}"
-    a_sink, b_sink = Sink(), Sink()
+    changed = asyncio.Event()  # either sink wakes the waiter
+    a_sink, b_sink = Sink(changed), Sink(changed)
     a = MqttFeed(settings_for(host, port, prefix, shared_group=group), LiveClock(), name="a")
     b = MqttFeed(settings_for(host, port, prefix, shared_group=group), LiveClock(), name="b")
     ids = [f"s{i:02d}" for i in range(40)]
