@@ -408,3 +408,28 @@ async def test_a_headline_is_acknowledged_only_after_the_sink_returned(
     # The broker sends "boom" again (never acknowledged), then what came while we were away;
     # "ok1" was acknowledged after the sink had it and is not sent again.
     assert second.news_ids() == ["boom", "ok2"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("turns", [0, 1, 2, 3, 5, 8])
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+async def test_cancelling_during_the_connection_attempt_leaves_nothing_running(
+    shared_broker: tuple[str, int], prefix: str, turns: int
+) -> None:
+    host, port = shared_broker
+    feed, sink = MqttFeed(settings_for(host, port, prefix), LiveClock()), Sink()
+    before = asyncio.all_tasks()
+    task = asyncio.create_task(feed.run(sink))
+    for _ in range(turns):  # land the cancel at different points of the connect
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # aiomqtt connects in an executor thread: let it finish, then run what it scheduled on the
+    # loop (a reader and a housekeeping task, were the connection left open).
+    await asyncio.get_running_loop().shutdown_default_executor()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert asyncio.all_tasks() == before
+    assert not feed.connected
+    assert sink.connections in ([], [True, False])
