@@ -103,10 +103,10 @@ class MqttFeed:
         self.connected = False
         self.acks_after_sink = False
         self._warned_auto_ack = False
-        self._news_wildcard = aiomqtt.Wildcard(settings.news_topic) if settings.news_topic else None
-        self._ticks_wildcard = (
-            aiomqtt.Wildcard(settings.ticks_topic) if settings.ticks_topic else None
-        )
+        if any(c in settings.shared_group for c in "/+#"):
+            raise ConfigError(f"mqtt.shared_group {settings.shared_group!r}: no '/', '+' or '#'")
+        self._news_wildcard = _wildcard("news_topic", settings.news_topic)
+        self._ticks_wildcard = _wildcard("ticks_topic", settings.ticks_topic)
 
     @property
     def news_subscription(self) -> str:
@@ -335,6 +335,15 @@ class MqttFeed:
             await client.publish(topic, orjson.dumps(row), qos=0)
         except aiomqtt.MqttError as exc:  # the loop notices a lost connection by itself
             logger.warning("mqtt %s: dead letter not published to %r: %s", self.name, topic, exc)
+
+
+def _wildcard(key: str, topic: str) -> aiomqtt.Wildcard | None:
+    if not topic:
+        return None
+    try:
+        return aiomqtt.Wildcard(topic)
+    except ValueError:
+        raise ConfigError(f"mqtt.{key} {topic!r} is not a valid MQTT topic filter") from None
 
 
 # How long a cancelled `run` waits for a connection attempt already under way to finish.

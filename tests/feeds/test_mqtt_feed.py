@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from collections import Counter
@@ -127,6 +128,19 @@ def test_a_shared_group_needs_mqtt_v5() -> None:
     settings = MqttSettings(protocol="3.1.1", shared_group="engines")
     with pytest.raises(ConfigError, match=r"shared_group .* needs mqtt\.protocol"):
         MqttFeed(settings, LiveClock())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"news_topic": "news/#/x"}, "mqtt.news_topic 'news/#/x' is not a valid MQTT topic"),
+        ({"shared_group": "a/b"}, "mqtt.shared_group 'a/b'"),
+        ({"news_topic": "", "ticks_topic": ""}, "set news_topic or ticks_topic"),
+    ],
+)
+def test_bad_mqtt_settings_are_config_errors(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        MqttFeed(MqttSettings(**overrides), LiveClock())
 
 
 def test_a_bounded_queue_sheds_ticks_but_never_news() -> None:
