@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import socket
 import time
 import uuid
@@ -240,6 +241,8 @@ def main() -> None:
         decode_costs(args.trades)
         await latency(host, port, args.samples)
 
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load} (shared machines vary)")
     if args.own_broker:
         from tests.support.mosquitto import Mosquitto
 

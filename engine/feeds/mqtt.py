@@ -46,10 +46,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import random
 import socket
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiomqtt
@@ -101,10 +103,10 @@ class MqttFeed:
         self.connected = False
         self.acks_after_sink = False
         self._warned_auto_ack = False
-        self._news_wildcard = aiomqtt.Wildcard(settings.news_topic) if settings.news_topic else None
-        self._ticks_wildcard = (
-            aiomqtt.Wildcard(settings.ticks_topic) if settings.ticks_topic else None
-        )
+        if any(c in settings.shared_group for c in "/+#"):
+            raise ConfigError(f"mqtt.shared_group {settings.shared_group!r}: no '/', '+' or '#'")
+        self._news_wildcard = _wildcard("news_topic", settings.news_topic)
+        self._ticks_wildcard = _wildcard("ticks_topic", settings.ticks_topic)
 
     @property
     def news_subscription(self) -> str:
@@ -123,7 +125,7 @@ class MqttFeed:
                 client = self._client()
                 reason = ""
                 try:
-                    async with client:
+                    async with _session(client):
                         await self._subscribe(client)
                         connections += 1
                         if connections > 1:
@@ -333,6 +335,48 @@ class MqttFeed:
             await client.publish(topic, orjson.dumps(row), qos=0)
         except aiomqtt.MqttError as exc:  # the loop notices a lost connection by itself
             logger.warning("mqtt %s: dead letter not published to %r: %s", self.name, topic, exc)
+
+
+def _wildcard(key: str, topic: str) -> aiomqtt.Wildcard | None:
+    if not topic:
+        return None
+    try:
+        return aiomqtt.Wildcard(topic)
+    except ValueError:
+        raise ConfigError(f"mqtt.{key} {topic!r} is not a valid MQTT topic filter") from None
+
+
+# How long a cancelled `run` waits for a connection attempt already under way to finish.
+_CONNECT_GRACE_S = 2.0
+
+
+@contextlib.asynccontextmanager
+async def _session(client: aiomqtt.Client) -> AsyncIterator[None]:
+    """`async with client`, made safe to cancel while connecting and while disconnecting.
+
+    aiomqtt connects in a worker thread that cancelling does not stop; left alone it would open
+    a socket and start a housekeeping task after `run` has returned. So a cancel during the
+    connect waits (up to `_CONNECT_GRACE_S`) for the attempt to end and closes what it opened.
+    A failing disconnect never hides the exception (or the cancel) that ended the session.
+    """
+    entering = asyncio.ensure_future(client.__aenter__())
+    try:
+        await asyncio.shield(entering)
+    except asyncio.CancelledError:
+        done, _ = await asyncio.wait([entering], timeout=_CONNECT_GRACE_S)
+        if entering in done and not entering.cancelled() and entering.exception() is None:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.__aexit__(None, None, None)
+        elif entering not in done:
+            logger.warning("mqtt: cancelled during a connection attempt that did not end")
+        raise
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(aiomqtt.MqttError):
+            await client.__aexit__(None, None, None)
+        raise
+    await client.__aexit__(None, None, None)
 
 
 async def _settle(client: aiomqtt.Client) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from collections import Counter
@@ -29,15 +30,15 @@ T0 = 1_714_681_864_000_000_000
 
 
 class Sink:
-    """A recording `FeedSink` that wakes waiters on every call."""
+    """A recording `FeedSink` that wakes waiters on every call (`changed` may be shared)."""
 
-    def __init__(self) -> None:
+    def __init__(self, changed: asyncio.Event | None = None) -> None:
         self.items: list[NewsItem] = []
         self.news_while_disconnected: list[str] = []
         self.batches: list[TradeBatch] = []
         self.bad: list[tuple[str, str, bytes, str]] = []
         self.connections: list[bool] = []
-        self._changed = asyncio.Event()
+        self._changed = changed if changed is not None else asyncio.Event()
 
     def news_ids(self) -> list[str]:
         return [item.id for item in self.items]
@@ -127,6 +128,19 @@ def test_a_shared_group_needs_mqtt_v5() -> None:
     settings = MqttSettings(protocol="3.1.1", shared_group="engines")
     with pytest.raises(ConfigError, match=r"shared_group .* needs mqtt\.protocol"):
         MqttFeed(settings, LiveClock())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"news_topic": "news/#/x"}, "mqtt.news_topic 'news/#/x' is not a valid MQTT topic"),
+        ({"shared_group": "a/b"}, "mqtt.shared_group 'a/b'"),
+        ({"news_topic": "", "ticks_topic": ""}, "set news_topic or ticks_topic"),
+    ],
+)
+def test_bad_mqtt_settings_are_config_errors(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        MqttFeed(MqttSettings(**overrides), LiveClock())
 
 
 def test_a_bounded_queue_sheds_ticks_but_never_news() -> None:
@@ -307,7 +321,8 @@ async def test_two_feeds_in_a_shared_group_split_the_headlines(
 ) -> None:
     host, port = shared_broker
     group = f"g{uuid.uuid4().hex[:8]}"
-    a_sink, b_sink = Sink(), Sink()
+    changed = asyncio.Event()  # either sink wakes the waiter
+    a_sink, b_sink = Sink(changed), Sink(changed)
     a = MqttFeed(settings_for(host, port, prefix, shared_group=group), LiveClock(), name="a")
     b = MqttFeed(settings_for(host, port, prefix, shared_group=group), LiveClock(), name="b")
     ids = [f"s{i:02d}" for i in range(40)]
@@ -369,3 +384,66 @@ async def test_cancelling_while_the_broker_is_unreachable_returns_promptly(
     assert time.monotonic() - started < 2.0
     assert asyncio.all_tasks() == before
     assert sink.connections == []
+
+
+class FailingOnce(Sink):
+    """A sink whose `news` raises the first time it sees headline `boom`."""
+
+    def news(self, item: NewsItem) -> None:
+        if item.id == "boom" and "boom" not in self.news_ids():
+            self.items.append(item)
+            raise RuntimeError("the sink failed")
+        super().news(item)
+
+
+@pytest.mark.asyncio
+async def test_a_headline_is_acknowledged_only_after_the_sink_returned(
+    mosquitto_broker: Mosquitto, prefix: str
+) -> None:
+    broker = mosquitto_broker
+    settings = settings_for(broker.host, broker.port, prefix)
+    first = FailingOnce()
+    feed = MqttFeed(settings, LiveClock())
+    task = asyncio.create_task(feed.run(first))
+    await first.wait_until(lambda: first.connections == [True])
+    assert feed.acks_after_sink
+    async with publisher(broker.host, broker.port) as pub:
+        await pub.publish(f"{prefix}/news/x", headline("ok1"), qos=1)
+        await pub.publish(f"{prefix}/news/x", headline("boom"), qos=1)
+        with pytest.raises(RuntimeError, match="the sink failed"):
+            await asyncio.wait_for(task, 10)  # a sink error ends run, the headline unacked
+        assert first.news_ids() == ["ok1", "boom"]
+        assert first.connections == [True, False]
+        await pub.publish(f"{prefix}/news/x", headline("ok2"), qos=1)
+
+    second = Sink()
+    async with running(MqttFeed(settings, LiveClock()), second):
+        await second.wait_until(lambda: len(second.items) == 2)
+    # The broker sends "boom" again (never acknowledged), then what came while we were away;
+    # "ok1" was acknowledged after the sink had it and is not sent again.
+    assert second.news_ids() == ["boom", "ok2"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("turns", [0, 1, 2, 3, 5, 8])
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+async def test_cancelling_during_the_connection_attempt_leaves_nothing_running(
+    shared_broker: tuple[str, int], prefix: str, turns: int
+) -> None:
+    host, port = shared_broker
+    feed, sink = MqttFeed(settings_for(host, port, prefix), LiveClock()), Sink()
+    before = asyncio.all_tasks()
+    task = asyncio.create_task(feed.run(sink))
+    for _ in range(turns):  # land the cancel at different points of the connect
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # aiomqtt connects in an executor thread: let it finish, then run what it scheduled on the
+    # loop (a reader and a housekeeping task, were the connection left open).
+    await asyncio.get_running_loop().shutdown_default_executor()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert asyncio.all_tasks() == before
+    assert not feed.connected
+    assert sink.connections in ([], [True, False])
