@@ -10,6 +10,8 @@ import msgspec
 
 from engine.errors import InputError
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
 
 class NewsItem(msgspec.Struct, kw_only=True):
     """One headline. `ts_event` is the publisher's time, `ts_init` our receipt time (ns)."""
@@ -27,18 +29,22 @@ def parse_time_ns(value: Any, what: str = "created_at") -> int:
     """Parse ISO 8601 text, a datetime, or epoch seconds/ms/ns into int nanoseconds (UTC)."""
     if isinstance(value, dt.datetime):
         stamp = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return int(stamp.timestamp() * 1_000_000) * 1000
+        delta = stamp - EPOCH  # exact to the microsecond, unlike a float timestamp
+        ns = (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+        if not -(2**63) <= ns < 2**63:
+            raise InputError(f"{what}: {value.isoformat()} is outside 1677-2262")
+        return ns
     if isinstance(value, bool):
         raise InputError(f"{what}: expected a time, got {value!r}")
     if isinstance(value, int | float):
         x = float(value)
-        if x > 1e17:
-            return int(value)
-        if x > 1e14:
-            return int(x * 1_000)
-        if x > 1e11:
-            return int(x * 1_000_000)
-        return int(x * 1_000_000_000)
+        if not (-1e19 < x < 1e19):  # NaN, infinities and times beyond int64 nanoseconds
+            raise InputError(f"{what}: {value!r} is not a time")
+        scale = 1 if x > 1e17 else 1_000 if x > 1e14 else 1_000_000 if x > 1e11 else 10**9
+        ns = value * scale if isinstance(value, int) else int(x * scale)  # integers stay exact
+        if not -(2**63) <= ns < 2**63:
+            raise InputError(f"{what}: {value!r} is outside the range of int64 nanoseconds")
+        return int(ns)
     if isinstance(value, str):
         text = value.strip()
         if text.endswith("Z"):
@@ -75,8 +81,9 @@ def news_from_mapping(obj: Any, *, now_ns: int | None = None, fallback_id: str =
         raise InputError("'symbols' must be a list of ticker strings")
     summary = obj.get("summary") or ""
     source = obj.get("source") or ""
+    raw_id = obj.get("id")
     return NewsItem(
-        id=str(obj.get("id", fallback_id)),
+        id=str(raw_id) if raw_id not in (None, "") else fallback_id,
         headline=headline,
         ts_event=ts_event,
         ts_init=received,

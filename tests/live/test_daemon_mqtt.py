@@ -148,7 +148,8 @@ async def test_headlines_published_during_a_broker_outage_are_processed_exactly_
 
 def _bad_payloads() -> st.SearchStrategy[tuple[str, bytes]]:
     not_json = st.binary(min_size=1, max_size=64).map(lambda b: b"\xff" + b)
-    not_object = st.one_of(st.integers(), st.lists(st.integers(), max_size=3), st.text(max_size=8))
+    ints = st.integers(-(2**63), 2**63 - 1)
+    not_object = st.one_of(ints, st.lists(ints, max_size=3), st.text(max_size=8))
     news_without_headline = st.dictionaries(
         st.sampled_from(["id", "summary", "symbols", "created_at"]), st.text(max_size=8), max_size=3
     )
