@@ -19,6 +19,7 @@ from engine.errors import InputError, SpilloverError
 from spillover.backtest_cli import backtest, data_app, sweep
 from spillover.console import err, fail, out
 from spillover.journal_cli import journal
+from spillover.strategies_cli import strategies_app
 
 app = typer.Typer(
     help="Spillover: score a headline's shock for the company it names and its spillover to "
@@ -33,6 +34,7 @@ app.add_typer(data_app, name="data")
 app.command("backtest")(backtest)
 app.command("sweep")(sweep)
 app.command("journal")(journal)
+app.add_typer(strategies_app, name="strategies")
 
 log = logging.getLogger("spillover")
 
