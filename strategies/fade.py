@@ -23,7 +23,7 @@ from strategies.news_momentum import SUBJECT_ROLES
 class FadeConfig(LegTraderConfig):
     """Settings of `Fade`."""
 
-    threshold: float = Field(0.3, gt=0, le=1, description="|score| of a subject to watch")
+    threshold: float = Field(0.2, gt=0, le=1, description="|score| of a subject to watch")
     delay_seconds: float = Field(
         600.0, gt=0, description="look at the move this long after receipt"
     )

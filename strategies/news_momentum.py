@@ -21,7 +21,7 @@ SUBJECT_ROLES = ("subject", "object")
 class NewsMomentumConfig(LegTraderConfig):
     """Settings of `NewsMomentum`."""
 
-    threshold: float = Field(0.3, gt=0, le=1, description="|score| of a subject needed to trade")
+    threshold: float = Field(0.2, gt=0, le=1, description="|score| of a subject needed to trade")
     max_subjects: int = Field(2, ge=1, description="subjects traded per headline, largest first")
 
 
