@@ -34,6 +34,7 @@ include = ["{name}*"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
+asyncio_default_fixture_loop_scope = "function"  # quiets pytest-asyncio, which spillover[dev] has
 """
 
 INIT = '''"""The {name} strategy plugin for Spillover."""
@@ -163,11 +164,11 @@ def class_name(name: str) -> str:
 
 def write_plugin(name: str, parent: Path) -> Path:
     """Write the package `parent/name` and return its folder; refuse to overwrite anything."""
-    if importlib.util.find_spec(name) is not None:
-        raise InputError(f"name {name!r} is already an importable module: pick another")
     root = parent / name
     if root.exists():
         raise InputError(f"{root} exists already: pick another name or --dir")
+    if importlib.util.find_spec(name) is not None:
+        raise InputError(f"name {name!r} is already an importable module: pick another")
     values = {"name": name, "cls": class_name(name), "dash": name.replace("_", "-")}
     files = {
         "pyproject.toml": PYPROJECT,
