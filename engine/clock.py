@@ -61,3 +61,23 @@ class SimClock:
             self._now = due
             callback(due)
         self._now = ts_ns
+
+
+class ReplayClock:
+    """Replayed time, moved forward by the replay feed as it plays each event.
+
+    It reads the time of the event being played (never the wall clock), so a headline replayed
+    at any speed is received at its own time and orders are stamped with it.
+    """
+
+    def __init__(self, start_ns: int = 0) -> None:
+        self._now = start_ns
+
+    def now_ns(self) -> int:
+        """Return the replayed time."""
+        return self._now
+
+    def advance_to(self, ts_ns: int) -> None:
+        """Move forward to `ts_ns` (never back)."""
+        if ts_ns > self._now:
+            self._now = ts_ns

@@ -8,6 +8,7 @@ on a headline or sends an order twice.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,9 +58,38 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        # Writes that need not be durable before the next step (a shock, an order's new state,
+        # a fill) wait here until `flush`, which the daemon calls at the end of each event:
+        # one transaction instead of one each. Headlines and intents are never deferred.
+        self._later: list[tuple[str, tuple[Any, ...]]] = []
+        self.defer = False
+
+    def defer_writes(self) -> None:
+        """Daemon mode: defer what can wait to `flush`, and leave checkpoints to `checkpoint`
+        (SQLite's automatic one would stall a write now and then for milliseconds)."""
+        self.defer = True
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+
+    def flush(self) -> None:
+        """Commit the deferred writes (shocks, order states, fills) in one transaction."""
+        if not self._later:
+            return
+        later, self._later = self._later, []
+        self._db.execute("BEGIN")
+        try:
+            for sql, params in later:
+                self._db.execute(sql, params)
+        finally:
+            self._db.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database from a second connection (call it off the loop)."""
+        with contextlib.closing(sqlite3.connect(self.path)) as db:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
-        """Checkpoint and close the file."""
+        """Flush, checkpoint and close the file."""
+        self.flush()
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 
@@ -84,7 +114,7 @@ class Journal:
 
     def record_shock(self, shock: Shock) -> None:
         """Write a headline's shock (replacing an earlier one for the same news id)."""
-        self._db.execute(
+        self._write(
             "INSERT OR REPLACE INTO shocks (news_id, ts, payload) VALUES (?, ?, ?)",
             (shock.news_id, shock.ts_init, orjson.dumps(shock.to_dict())),
         )
@@ -103,7 +133,7 @@ class Journal:
         self, client_order_id: str, status: str, now_ns: int, broker_id: str | None = None
     ) -> None:
         """Record an order's new state (and the broker's id for it, once known)."""
-        self._db.execute(
+        self._write(
             "UPDATE orders SET status = ?, updated_ns = ?, broker_id = COALESCE(?, broker_id) "
             "WHERE client_order_id = ?",
             (status, now_ns, broker_id, client_order_id),
@@ -111,7 +141,7 @@ class Journal:
 
     def record_fill(self, fill: Fill) -> None:
         """Write a fill."""
-        self._db.execute(
+        self._write(
             "INSERT INTO fills (client_order_id, strategy_id, symbol, qty, price, ts_event, commission) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (fill.client_order_id, fill.strategy_id, fill.symbol, fill.qty, fill.price, fill.ts_event,
@@ -135,6 +165,12 @@ class Journal:
         state: dict[str, Any] = orjson.loads(row[0])
         return state
 
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        if self.defer:
+            self._later.append((sql, params))
+        else:
+            self._db.execute(sql, params)
+
     def seen_news(self, news_id: str) -> bool:
         """True when this news id was journaled before."""
         return (
@@ -150,6 +186,7 @@ class Journal:
 
     def positions(self, strategy_id: str) -> dict[str, float]:
         """Net shares per symbol from the journaled fills of a strategy."""
+        self.flush()
         cur = self._db.execute(
             "SELECT symbol, SUM(qty) FROM fills WHERE strategy_id = ? GROUP BY symbol",
             (strategy_id,),
@@ -158,6 +195,7 @@ class Journal:
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Run a read query; rows as dicts."""
+        self.flush()
         cur = self._db.execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -176,6 +176,11 @@ class DaemonSettings(BaseModel):
         30.0, gt=0, description="/healthz turns 503 when feeds lag more than this"
     )
     shutdown_timeout_s: float = Field(4.0, gt=0, description="in-flight work gets this long")
+    extra_symbols: list[str] = Field(
+        default_factory=lambda: ["SPY", "QQQ", "IWM", "DIA"],
+        description="symbols tracked besides the universe's companies (index hedges)",
+    )
+    flatten_on_kill: bool = Field(False, description="the kill switch also closes positions")
 
 
 class Settings(BaseSettings):

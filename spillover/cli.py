@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import logging
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +18,7 @@ from rich.table import Table
 from engine.errors import InputError, SpilloverError
 from spillover.backtest_cli import backtest, data_app, sweep
 from spillover.console import err, fail, out
+from spillover.daemon_cli import run as run_daemon_command
 from spillover.journal_cli import journal
 from spillover.strategies_cli import strategies_app
 
@@ -34,6 +35,7 @@ app.add_typer(data_app, name="data")
 app.command("backtest")(backtest)
 app.command("sweep")(sweep)
 app.command("journal")(journal)
+app.command("run")(run_daemon_command)
 app.add_typer(strategies_app, name="strategies")
 
 log = logging.getLogger("spillover")
@@ -385,59 +387,24 @@ def universe_check(
         raise typer.Exit(1)
 
 
-@app.command()
-def run(
-    news: Annotated[
-        Path | None,
-        typer.Option(
-            help="JSON-lines news to replay (default: the bundled sample configs/samples/news.jsonl)."
-        ),
-    ] = None,
-    config_dir: ConfigDir = None,
-    all_: Annotated[
-        bool, typer.Option("--all", help="Also show headlines that move nothing.")
-    ] = False,
-) -> None:
-    """Replay news through the scorer and show each shock (the daemon will grow from this)."""
-    _setup_logging(False)
-    from engine.news import news_from_mapping
-    from engine.paths import config_dir as default_dir
+def _reflow(text: str) -> str:
+    """Join a docstring's wrapped lines into paragraphs (typer keeps single line breaks)."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
-    path = news or (config_dir or default_dir()) / "samples" / "news.jsonl"
-    t0 = time.perf_counter()
-    try:
-        scorer = _scorer(config_dir)
-        items = []
-        for n, raw in enumerate(path.read_bytes().splitlines(), 1):
-            if raw.strip():
-                try:
-                    items.append(news_from_mapping(orjson.loads(raw), fallback_id=f"line-{n}"))
-                except (orjson.JSONDecodeError, InputError) as exc:
-                    err.print(f"{path}:{n}: skipped: {exc}", highlight=False)
-    except OSError as exc:
-        fail(InputError(f"cannot read {path}: {exc.strerror}"))
-    except SpilloverError as exc:
-        fail(exc)
-    scorer.score("warm-up", novelty=False)  # loads the compiled kernels from numba's cache
-    load_s = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    shocks = scorer.score_batch(items).shocks()
-    score_s = time.perf_counter() - t1
-    traded = 0
-    for shock in shocks:
-        legs = shock.tradable(scorer.threshold)
-        traded += bool(legs)
-        if legs or all_:
-            _print_shock(shock, scorer.threshold, every_leg=False)
-            out.print()
-    out.print(
-        f"{len(items)} headlines, {traded} with tradable shocks; start-up {load_s:.2f}s "
-        f"(import, load and compile the universe, load the kernels), scoring {score_s * 1e3:.1f} ms"
-    )
+
+def _reflow_help(typer_app: typer.Typer) -> None:
+    for command in typer_app.registered_commands:
+        if command.help is None and command.callback is not None and command.callback.__doc__:
+            command.help = _reflow(command.callback.__doc__)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _reflow_help(group.typer_instance)
 
 
 def main() -> None:
     """Entry point of the `spillover` console script."""
+    _reflow_help(app)
     try:
         app()
     except SpilloverError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from rich.table import Table
 from engine.errors import InputError
 from spillover.console import fail, out
 
-DEFAULT_PATH = Path("state") / "journal.sqlite"
+DEFAULT_PATH = Path(".spillover") / "journal.sqlite"
 
 
 def journal(
@@ -54,9 +55,28 @@ def journal(
         out.print(f"{len(rows)} {table} row(s) written to {export}")
         return
     view = Table(title=f"{table} in {path} (newest first)", show_edge=False)
+    shown = SHOWN.get(table)
     columns = [c for c in (rows[0].keys() if rows else []) if c != "payload"]
+    columns = [c for c in columns if shown is None or c in shown]
     for c in columns:
-        view.add_column(c)
+        view.add_column(c, no_wrap=c in ("client_order_id", "symbol", "ts_init", "ts_event", "ts"))
     for r in rows:
-        view.add_row(*(str(r[c]) for c in columns))
+        view.add_row(*(_cell(c, r[c]) for c in columns))
     out.print(view)
+
+
+# the columns worth a terminal's width; --export writes them all
+SHOWN = {
+    "news": ("ts_init", "id", "headline"),
+    "shocks": ("ts", "news_id"),
+    "orders": ("ts_init", "client_order_id", "news_id", "symbol", "qty", "leg", "status"),
+    "fills": ("ts_event", "client_order_id", "symbol", "qty", "price", "commission"),
+}
+
+
+def _cell(column: str, value: object) -> str:
+    if column in ("ts_init", "ts_event", "ts", "updated_ns") and isinstance(value, int):
+        return dt.datetime.fromtimestamp(value / 1e9, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float):
+        return f"{value:,.4g}" if column != "price" else f"{value:,.2f}"
+    return str(value)

@@ -1,0 +1,1 @@
+"""The paper-trading daemon: feeds → engine → risk → broker, with a journal and a status face."""

@@ -1,0 +1,102 @@
+"""The simulated paper broker: the backtest's venue model, fed with live trades.
+
+An order fills, whole, at the first trade of its symbol at or after its arrival (decision time
+plus `latency_ms`), moved against it by the slippage, paying the commission — exactly as in a
+backtest. It keeps nothing across restarts: orders the journal holds as open are cancelled at
+start-up, and positions come from the journal.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from engine.brokers.base import BrokerSnapshot, OrderEvents
+from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
+from engine.clock import Clock
+from engine.feeds.base import TradeBatch
+from engine.orders import OrderIntent
+from engine.settings import BrokerSettings
+
+log = logging.getLogger(__name__)
+
+
+class SimBroker:
+    """Fills orders against the trades the feeds deliver."""
+
+    name = "sim"
+
+    def __init__(self, settings: BrokerSettings, clock: Clock) -> None:
+        self.clock = clock
+        self.venue = SimulatedVenue(
+            VenueSettings(
+                latency_ns=int(settings.latency_ms * 1e6),
+                slippage_bps=settings.slippage_bps,
+                commission_per_share=settings.commission_per_share,
+                unshortable=frozenset(settings.unshortable),
+            )
+        )
+        self._events: OrderEvents | None = None
+        self.submissions: dict[str, int] = {}
+
+    @property
+    def events(self) -> OrderEvents:
+        if self._events is None:
+            raise RuntimeError("SimBroker.start was not awaited")
+        return self._events
+
+    async def start(self, events: OrderEvents) -> BrokerSnapshot:
+        """Nothing to connect to; positions live in the journal."""
+        self._events = events
+        return BrokerSnapshot()
+
+    def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
+        """Accept the order at once (or reject it, saying why)."""
+        cid = intent.client_order_id
+        self.submissions[cid] = self.submissions.get(cid, 0) + 1
+        if self.venue.submit(intent, position):
+            self.events.order_status(cid, "accepted", broker_id=cid)
+            return True
+        self.events.order_status(cid, "rejected", reason=self.venue.rejected[-1].reason)
+        return False
+
+    async def resume(self, orders: list[dict[str, Any]]) -> None:
+        """The simulator forgot them: cancel orders left open by an earlier run."""
+        for order in orders:
+            self.events.order_status(
+                order["client_order_id"], "canceled", reason="the simulated broker restarted"
+            )
+
+    def on_trades(self, batch: TradeBatch) -> None:
+        """Fill pending orders against a batch of trades."""
+        if not self.venue.pending:
+            return
+        symbols = np.asarray(batch.symbols, dtype=object)
+        for fill in self.venue.on_trades(symbols, batch.ts, batch.price):
+            self.events.fill(fill)
+            self.events.order_status(fill.client_order_id, "filled")
+
+    async def cancel_all(self) -> int:
+        """Drop every pending order."""
+        pending, self.venue.pending = self.venue.pending, []
+        for _, intent in pending:
+            self.events.order_status(intent.client_order_id, "canceled", reason="cancel all")
+        return len(pending)
+
+    async def flatten(self) -> None:
+        """Send orders closing every position the simulator holds."""
+        now = self.clock.now_ns()
+        for (strategy_id, symbol), qty in list(self.venue.positions.items()):
+            if abs(qty) > 1e-9:
+                self.submit(
+                    OrderIntent(
+                        strategy_id=strategy_id, news_id=f"flatten-{now}", symbol=symbol,
+                        qty=-qty, leg="flatten", ts_init=now, reason="flatten",
+                    ),
+                    qty,
+                )  # fmt: skip
+
+    async def aclose(self) -> None:
+        """Nothing in flight."""
