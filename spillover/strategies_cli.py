@@ -77,12 +77,24 @@ def list_(
         settings = "\n".join(f"{f['name']} = {f['default']!r}" for f in _fields(info.cls))
         table.add_row(info.name, f"{where}\n{_summary(info.cls)}", settings or "[dim]none[/]")
     out.print(table)
+    _print_extensions()
     broken = sum(info.cls is None for info in infos.values())
     out.print(
         f"{len(infos) - broken} strategies loaded"
         + (f", [red]{broken} failed[/] (see above)" if broken else "")
         + "; `spillover strategies show NAME` for one's settings schema"
     )
+
+
+def _print_extensions() -> None:
+    """One line per installed scoring extension (data pack or scorer stage), if any."""
+    from engine.extensions import DATA_GROUP, SCORER_GROUP, discover_extensions
+
+    for group, what in ((DATA_GROUP, "data pack"), (SCORER_GROUP, "scorer stage")):
+        for ext in discover_extensions(group):
+            state = f"[red]skipped[/]: {ext.error}" if ext.error else "[green]loaded[/]"
+            order = f" (order {ext.value.order})" if group == SCORER_GROUP and not ext.error else ""
+            out.print(f"{what} [bold]{ext.name}[/] = {ext.target}{order}: {state}", highlight=False)
 
 
 @strategies_app.command("show")
