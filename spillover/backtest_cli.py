@@ -193,7 +193,7 @@ def _strategies(names: list[str], cfg: dict[str, Any]) -> list[Any]:
     --strategy they all run. A lone `[strategy]` table (`name` plus settings) configures the
     strategy of that name (or the only one).
     """
-    from engine.strategy import make_strategy
+    from engine.strategy import StrategyLoadError, make_strategy
 
     by_id = {k: dict(v) for k, v in cfg.get("strategies", {}).items()}
     single = dict(cfg.get("strategy", {}))
@@ -208,7 +208,12 @@ def _strategies(names: list[str], cfg: dict[str, Any]) -> list[Any]:
         else:
             spec = name
             settings = single if len(names) == 1 or single_name == name else {}
-        chosen.append(make_strategy(spec, settings))
+        try:
+            chosen.append(make_strategy(spec, settings))
+        except StrategyLoadError as exc:
+            if name not in by_id:
+                raise
+            raise StrategyLoadError(f"--config table strategies.{name}: {exc}") from None
     ids = [s.config.strategy_id for s in chosen]
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:

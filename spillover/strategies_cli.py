@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import InputError, SpilloverError
@@ -70,12 +71,13 @@ def list_(
     table.add_column("package / class", overflow="fold")
     table.add_column("settings (default)")
     for info in infos.values():
-        where = f"{info.distribution or '?'}\n[dim]{info.target}[/]"
+        where = f"{escape(info.distribution or '?')}\n[dim]{escape(info.target)}[/]"
+        name = escape(info.name)
         if info.cls is None:
-            table.add_row(f"[red]{info.name}[/]", where, f"[red]failed to load[/]: {info.error}")
+            table.add_row(f"[red]{name}[/]", where, f"[red]failed to load[/]: {escape(info.error)}")
             continue
-        settings = "\n".join(f"{f['name']} = {f['default']!r}" for f in _fields(info.cls))
-        table.add_row(info.name, f"{where}\n{_summary(info.cls)}", settings or "[dim]none[/]")
+        settings = "\n".join(escape(f"{f['name']} = {f['default']!r}") for f in _fields(info.cls))
+        table.add_row(name, f"{where}\n{escape(_summary(info.cls))}", settings or "[dim]none[/]")
     out.print(table)
     _print_extensions()
     broken = sum(info.cls is None for info in infos.values())
@@ -92,9 +94,12 @@ def _print_extensions() -> None:
 
     for group, what in ((DATA_GROUP, "data pack"), (SCORER_GROUP, "scorer stage")):
         for ext in discover_extensions(group):
-            state = f"[red]skipped[/]: {ext.error}" if ext.error else "[green]loaded[/]"
+            state = f"[red]skipped[/]: {escape(ext.error)}" if ext.error else "[green]loaded[/]"
             order = f" (order {ext.value.order})" if group == SCORER_GROUP and not ext.error else ""
-            out.print(f"{what} [bold]{ext.name}[/] = {ext.target}{order}: {state}", highlight=False)
+            out.print(
+                f"{what} [bold]{escape(ext.name)}[/] = {escape(ext.target)}{order}: {state}",
+                highlight=False,
+            )
 
 
 @strategies_app.command("show")
@@ -109,12 +114,12 @@ def show(
     except SpilloverError as exc:
         fail(exc)
     module = sys.modules.get(cls.__module__)
-    out.print(f"[bold]{name}[/] = {cls.__module__}:{cls.__qualname__}", highlight=False)
-    out.print(inspect.getdoc(cls) or "(no docstring)", highlight=False, soft_wrap=True)
+    out.print(f"[bold]{escape(name)}[/] = {cls.__module__}:{cls.__qualname__}", highlight=False)
+    out.print(escape(inspect.getdoc(cls) or "(no docstring)"), highlight=False, soft_wrap=True)
     module_doc = inspect.getdoc(module) if module is not None else None
     if module_doc:
         out.print()
-        out.print(module_doc, highlight=False, soft_wrap=True)
+        out.print(escape(module_doc), highlight=False, soft_wrap=True)
     out.print()
     out.print("[bold]settings[/] (JSON schema of " + cls.config_class.__name__ + "):")
     sys.stdout.flush()

@@ -47,7 +47,7 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         {
             "acme_good": GOOD,
             "acme_missing": "import no_such_dependency_xyz\n",
-            "acme_raises": "raise RuntimeError('cannot reach the licence server')\n",
+            "acme_raises": "raise RuntimeError('cannot reach the [licence] server')\n",
         },
     )
     monkeypatch.syspath_prepend(str(site))
@@ -76,7 +76,7 @@ def test_a_broken_plugin_is_reported_by_name_and_the_others_still_load(plugins: 
     assert found["shock_hedge"].cls is ShockHedge
     assert "ModuleNotFoundError" in found["acme_missing"].error
     assert "no_such_dependency_xyz" in found["acme_missing"].error
-    assert "licence server" in found["acme_raises"].error
+    assert "[licence] server" in found["acme_raises"].error
     assert "not a subclass" in found["acme_not_a_strategy"].error
     with pytest.raises(StrategyLoadError, match=r"'acme_raises' \(acme_raises:Thing\) failed"):
         make_strategy("acme_raises")
@@ -89,10 +89,11 @@ def test_strategies_list_shows_settings_and_broken_plugins(plugins: Path) -> Non
     rows = {r["name"]: r for r in map(json.loads, res.stdout.splitlines())}
     assert rows["acme_good"]["settings"] == {"size": 3}
     assert rows["shock_hedge"]["settings"]["threshold"] == 0.15
-    assert "licence server" in rows["acme_raises"]["error"]
+    assert "[licence] server" in rows["acme_raises"]["error"]
     table = spillover_with(plugins, "strategies", "list")
     assert table.returncode == 0, table.stderr
     assert "acme_good" in table.stdout and "failed to load" in table.stdout
+    assert "[licence] server" in table.stdout  # plugin text is not taken as markup
     assert "2 failed" not in table.stdout and "3 failed" in table.stdout
 
 
