@@ -31,10 +31,10 @@ def _fields(cls: Any) -> list[dict[str, Any]]:
     for name, info in cls.config_class.model_fields.items():
         if name == "strategy_id":
             continue
-        kind = getattr(info.annotation, "__name__", None) or str(info.annotation)
+        kind = info.annotation
         rows.append(
-            {"name": name, "type": kind.replace("typing.", ""), "default": info.default,
-             "description": info.description or ""}
+            {"name": name, "default": info.default, "description": info.description or "",
+             "type": kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")}
         )  # fmt: skip
     return rows
 
@@ -69,14 +69,16 @@ def list_(
     table = Table(title="installed strategies (entry-point group spillover.strategies)")
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("package / class", overflow="fold")
-    table.add_column("settings (default)")
+    table.add_column("settings: type = default", overflow="fold")
     for info in infos.values():
         where = f"{escape(info.distribution or '?')}\n[dim]{escape(info.target)}[/]"
         name = escape(info.name)
         if info.cls is None:
             table.add_row(f"[red]{name}[/]", where, f"[red]failed to load[/]: {escape(info.error)}")
             continue
-        settings = "\n".join(escape(f"{f['name']} = {f['default']!r}") for f in _fields(info.cls))
+        settings = "\n".join(
+            escape(f"{f['name']}: {f['type']} = {f['default']!r}") for f in _fields(info.cls)
+        )
         table.add_row(name, f"{where}\n{escape(_summary(info.cls))}", settings or "[dim]none[/]")
     out.print(table)
     _print_extensions()

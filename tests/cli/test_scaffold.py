@@ -26,7 +26,7 @@ def test_a_scaffolded_plugin_installs_and_passes_its_backtest_test(tmp_path: Pat
     assert "2 passed" in tested.stdout
     listed = spillover_with(site, "strategies", "list")
     assert listed.returncode == 0 and "gap_rider" in listed.stdout
-    assert "spillover-gap-rider" in listed.stdout and "threshold = 0.3" in listed.stdout
+    assert "spillover-gap-rider" in listed.stdout and "threshold: float = 0.3" in listed.stdout
 
 
 def test_scaffold_refuses_bad_names_and_existing_folders(tmp_path: Path) -> None:
