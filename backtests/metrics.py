@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -133,3 +134,31 @@ def summary(
         "rejected_orders": result.rejected,
         "ic": information_coefficients(events, horizons),
     }
+
+
+def for_strategy(result: BacktestResult, strategy_id: str) -> BacktestResult:
+    """The part of a result that belongs to one strategy (shocks are shared)."""
+    return dataclasses.replace(
+        result,
+        fills=[f for f in result.fills if f.strategy_id == strategy_id],
+        intents=[i for i in result.intents if i.strategy_id == strategy_id],
+        equity=result.equity.filter(pl.col("strategy_id") == strategy_id),
+        strategy_ids=[strategy_id],
+    )
+
+
+def summary_by_strategy(
+    result: BacktestResult, events: pl.DataFrame, cash: float, horizons: dict[str, int] = HORIZONS_S
+) -> dict[str, dict[str, object]]:
+    """`summary` of each strategy alone, by id, for comparing strategies over the same replay.
+
+    Headline counts and IC belong to the scorer, and blocked or rejected orders are counted for
+    the run as a whole: those stay in the overall summary.
+    """
+    out: dict[str, dict[str, object]] = {}
+    for sid in result.strategy_ids:
+        figures = summary(for_strategy(result, sid), events, cash, horizons)
+        for shared in ("headlines", "blocked_orders", "rejected_orders", "ic"):
+            figures.pop(shared)
+        out[sid] = figures
+    return out

@@ -67,6 +67,53 @@ def _svg(body: str, w: int, h: int, title: str) -> str:
     )
 
 
+COLORS = ("#063", "#36c", "#c60", "#939", "#c33", "#099", "#663", "#333")
+
+
+def _compare(result: BacktestResult, summary: dict[str, object]) -> str:
+    """Side-by-side table of the strategies' figures and their equity curves on one chart."""
+    per = summary.get("strategies")
+    if not isinstance(per, dict) or not per:
+        return ""
+    keys = list(next(iter(per.values())).keys())
+    head = "".join(
+        f"<th style='color:{COLORS[i % len(COLORS)]}'>{html.escape(sid)}</th>"
+        for i, sid in enumerate(per)
+    )
+
+    def cell(value: object) -> str:
+        text = f"{value:,.4f}" if isinstance(value, float) else "-" if value is None else str(value)
+        return f"<td style='text-align:right'>{html.escape(text)}</td>"
+
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td>{''.join(cell(per[sid].get(k)) for sid in per)}</tr>"
+        for k in keys
+    )
+    lines = ""
+    eq = result.equity.sort("ts")
+    t_all = eq["ts"].to_numpy().astype(float)
+    v_all = eq["equity"].to_numpy()
+    if len(t_all) > 1 and np.ptp(t_all) > 0:
+        lo, hi = float(v_all.min()), float(v_all.max())
+        for i, sid in enumerate(per):
+            part = eq.filter(pl.col("strategy_id") == sid)
+            t = part["ts"].to_numpy().astype(float)
+            v = part["equity"].to_numpy()
+            if len(t) < 2:
+                continue
+            px = (t - t_all.min()) / np.ptp(t_all) * 780 + 10
+            py = 210 - (v - lo) / ((hi - lo) or 1.0) * 200
+            points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(px, py, strict=True))
+            color = COLORS[i % len(COLORS)]
+            lines += (
+                f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{points}"/>'
+            )
+    return (
+        f"<h2>Strategies side by side</h2><table><tr><th>measure</th>{head}</tr>{rows}</table>"
+        + _svg(lines, 800, 220, "Equity of each strategy (colours as in the table)")
+    )
+
+
 def render_html(
     result: BacktestResult, events: pl.DataFrame, summary: dict[str, object], pnl: dict[str, float]
 ) -> str:
@@ -99,11 +146,13 @@ def render_html(
     summary_rows = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{html.escape(json.dumps(val))}</td></tr>"
         for k, val in summary.items()
+        if k != "strategies"
     )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Spillover backtest</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td{{border:1px solid #ddd;padding:3px 8px}}</style>
 </head><body><h1>Spillover backtest</h1>
 <table>{summary_rows}</table>
+{_compare(result, summary)}
 {_svg(_polyline(t, v, 800, 220, "#063"), 800, 220, "Equity")}
 {_svg(_polyline(t, -dd, 800, 120, "#a00"), 800, 120, "Drawdown")}
 <h2>PnL by event type</h2><table>{rows}</table>

@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS fills (
     ts_event INTEGER NOT NULL, commission REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
+CREATE TABLE IF NOT EXISTS strategy_state (
+    strategy_id TEXT PRIMARY KEY, updated_ns INTEGER NOT NULL, payload BLOB NOT NULL
+);
 """
 TABLES = ("news", "shocks", "orders", "fills")
 OPEN_STATES = ("new", "submitted", "accepted", "partially_filled")
@@ -144,6 +147,23 @@ class Journal:
             (fill.client_order_id, fill.strategy_id, fill.symbol, fill.qty, fill.price, fill.ts_event,
              fill.commission),
         )  # fmt: skip
+
+    def save_strategy_state(self, strategy_id: str, state: dict[str, Any], now_ns: int) -> None:
+        """Keep a strategy's `on_save()` result (replacing the one saved before)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO strategy_state (strategy_id, updated_ns, payload) VALUES (?, ?, ?)",
+            (strategy_id, now_ns, orjson.dumps(state)),
+        )
+
+    def load_strategy_state(self, strategy_id: str) -> dict[str, Any] | None:
+        """The state last saved for a strategy, or None if none was."""
+        row = self._db.execute(
+            "SELECT payload FROM strategy_state WHERE strategy_id = ?", (strategy_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        state: dict[str, Any] = orjson.loads(row[0])
+        return state
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         if self.defer:

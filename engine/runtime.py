@@ -2,8 +2,12 @@
 
 Feeds (live or replayed) call `on_news`, `on_trades` and let the clock fire timers; the engine
 scores headlines, hands shocks and fills to strategies, passes their intents through risk checks
-to the broker, and books fills. One strategy raising is logged with its name and event and is
-paused; the others go on.
+to the broker, and books fills.
+
+Isolation: a strategy's handler that raises is logged with the strategy's id and the event, and
+the strategy is *paused* for `pause_s` seconds of engine time (no new shocks reach it; fills and
+timers still do, so it can manage what it holds). After `max_failures` failures it is *broken*
+for good: no handler of it runs again until `resume`. The other strategies never notice.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -44,12 +48,28 @@ class RiskLimits:
     max_gross_notional: float = 2_000_000.0
 
 
+StrategyState = Literal["running", "paused", "broken"]
+
+
 @dataclass(slots=True)
 class _Slot:
     strategy: Strategy
     portfolio: Portfolio
     failures: int = 0
-    paused: bool = False
+    paused_until_ns: int = 0
+    broken: bool = False
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyStatus:
+    """How a registered strategy is doing (for the daemon's status face and logs)."""
+
+    strategy_id: str
+    state: StrategyState
+    failures: int
+    paused_until_ns: int
+    last_error: str
 
 
 @dataclass(slots=True)
@@ -61,7 +81,8 @@ class Engine:
     clock: Clock
     broker: Broker
     risk: RiskLimits = field(default_factory=RiskLimits)
-    max_failures: int = 3
+    max_failures: int = 3  # failures after which a strategy is broken for good (0: never)
+    pause_s: float = 60.0  # engine-clock seconds a strategy is paused after a failure
     shocks: list[Shock] = field(default_factory=list)
     intents: list[OrderIntent] = field(default_factory=list)
     blocked: list[tuple[OrderIntent, str]] = field(default_factory=list)
@@ -98,6 +119,39 @@ class Engine:
         """The book of one strategy."""
         return self._slots[strategy_id].portfolio
 
+    def status(self, strategy_id: str) -> StrategyStatus:
+        """Running, paused (until when) or broken, with the failure count and last error."""
+        slot = self._slots[strategy_id]
+        state: StrategyState = "running"
+        if slot.broken:
+            state = "broken"
+        elif slot.paused_until_ns > self.clock.now_ns():
+            state = "paused"
+        return StrategyStatus(
+            strategy_id, state, slot.failures, slot.paused_until_ns, slot.last_error
+        )
+
+    def resume(self, strategy_id: str) -> None:
+        """Lift a pause or a break by hand (an operator fixed the cause); failures restart at 0."""
+        slot = self._slots[strategy_id]
+        slot.failures, slot.paused_until_ns, slot.broken = 0, 0, False
+        log.warning("strategy %s resumed", strategy_id)
+
+    def save_states(self) -> dict[str, dict[str, Any]]:
+        """Every strategy's `on_save()` by id; one that raises is logged and left out."""
+        states: dict[str, dict[str, Any]] = {}
+        for sid, slot in self._slots.items():
+            try:
+                states[sid] = dict(slot.strategy.on_save())
+            except Exception:  # saving one strategy must not stop saving the others
+                log.exception("strategy %s failed on save", sid)
+        return states
+
+    def load_state(self, strategy_id: str, state: dict[str, Any]) -> None:
+        """Hand a saved state to a registered strategy's `on_load` (call before `start`)."""
+        slot = self._slots[strategy_id]
+        self._call(strategy_id, slot, "load", partial(slot.strategy.on_load, state))
+
     def start(self) -> None:
         """Call every strategy's `on_start`."""
         for sid, slot in self._slots.items():
@@ -113,6 +167,8 @@ class Engine:
         shock = self.scorer.score(item)
         self.shocks.append(shock)
         for sid, slot in self._slots.items():
+            if slot.paused_until_ns > self.clock.now_ns():
+                continue  # a paused strategy takes no new positions
             self._call(sid, slot, f"shock {item.id}", partial(slot.strategy.on_shock, shock))
         return shock
 
@@ -226,13 +282,32 @@ class Engine:
         return ""
 
     def _call(self, sid: str, slot: _Slot, what: str, handler: Callable[[], None]) -> None:
-        if slot.paused:
+        """Run one handler of one strategy; a failure pauses it, repeated failures break it.
+
+        A paused strategy still gets fills, timers, start and stop (`on_news` skips its
+        shocks); a broken one gets nothing.
+        """
+        if slot.broken:
             return
         try:
             handler()
-        except Exception:  # one strategy's bug must not stop the others
+        except Exception as exc:  # one strategy's bug must not stop the others
             slot.failures += 1
+            slot.last_error = f"{what}: {type(exc).__name__}: {exc}"
             log.exception("strategy %s failed on %s", sid, what)
-            if slot.failures >= self.max_failures:
-                slot.paused = True
-                log.error("strategy %s paused after %d failures", sid, slot.failures)
+            if self.max_failures and slot.failures >= self.max_failures:
+                slot.broken = True
+                log.error(
+                    "strategy %s broken after %d failures: no handler of it runs until resumed",
+                    sid,
+                    slot.failures,
+                )
+            elif self.pause_s > 0:
+                slot.paused_until_ns = self.clock.now_ns() + int(self.pause_s * 1e9)
+                log.warning(
+                    "strategy %s paused for %.0f s after failure %d of %s",
+                    sid,
+                    self.pause_s,
+                    slot.failures,
+                    self.max_failures or "unlimited",
+                )

@@ -23,6 +23,8 @@ from engine.scoring.shock import Shock
 
 ENTRY_POINT_GROUP = "spillover.strategies"
 
+log = logging.getLogger(__name__)
+
 
 class StrategyLoadError(SpilloverError):
     """A strategy could not be found, imported or configured; the message names it."""
@@ -141,13 +143,94 @@ class Strategy:
     def on_stop(self) -> None:
         """Called once after the last event."""
 
+    def on_save(self) -> dict[str, Any]:
+        """Return what the strategy needs to carry across a daemon restart (JSON-able).
 
-def _registered() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        The daemon journals it (`Journal.save_strategy_state`) and hands it back to `on_load`
+        after a restart. The default keeps nothing.
+        """
+        return {}
+
+    def on_load(self, state: dict[str, Any]) -> None:
+        """Restore what `on_save` returned; called after registration, before `on_start`."""
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyInfo:
+    """One strategy registered under the entry-point group, loaded or not.
+
+    `target` is where the entry point points (`module:Class`), `distribution` the installed
+    package that registered it; `error` says why it failed to load ("" when `cls` is set).
+    """
+
+    name: str
+    target: str
+    distribution: str
+    cls: type[Strategy] | None
+    error: str = ""
+
+
+_classes: dict[str, type[Strategy]] = {}  # spec -> class, every successful load
+_infos: dict[str, StrategyInfo] | None = None
+
+
+def clear_strategy_cache() -> None:
+    """Forget every loaded strategy (tests; a process that installed a plugin meanwhile)."""
+    global _infos
+    _classes.clear()
+    _infos = None
+
+
+def _check(spec: str, target: object) -> type[Strategy]:
+    if not (isinstance(target, type) and issubclass(target, Strategy)):
+        raise StrategyLoadError(f"strategy {spec!r} is not a subclass of engine.strategy.Strategy")
+    return target
+
+
+def discover_strategies() -> dict[str, StrategyInfo]:
+    """Load every strategy registered under `spillover.strategies`, once, by name.
+
+    A plugin that fails to import (or does not point at a `Strategy`) is kept with its error,
+    so one broken package never hides the others. Built-ins register exactly like third-party
+    packages. The first registration of a name wins; later ones are listed as errors.
+    """
+    global _infos
+    if _infos is not None:
+        return _infos
+    found: dict[str, StrategyInfo] = {}
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist is not None else ""
+        if ep.name in found:
+            first = found[ep.name]
+            if first.target != ep.value:
+                log.warning(
+                    "strategy %r registered twice: %s and %s", ep.name, first.target, ep.value
+                )
+                key = f"{ep.name} ({dist or ep.value})"
+                found[key] = StrategyInfo(
+                    key, ep.value, dist, None, f"name {ep.name!r} is taken by {first.target}"
+                )
+            continue
+        try:
+            cls = _check(ep.name, ep.load())
+        except StrategyLoadError as exc:
+            found[ep.name] = StrategyInfo(ep.name, ep.value, dist, None, str(exc))
+        except Exception as exc:  # a plugin's import may fail in any way; report it by name
+            log.warning("strategy %r (%s) failed to load: %s", ep.name, ep.value, exc)
+            found[ep.name] = StrategyInfo(
+                ep.name, ep.value, dist, None, f"{type(exc).__name__}: {exc}"
+            )
+        else:
+            found[ep.name] = StrategyInfo(ep.name, ep.value, dist, cls)
+    _infos = found
+    return found
 
 
 def load_strategy_class(spec: str) -> type[Strategy]:
-    """Find a strategy by registered name or as `package.module:Class`."""
+    """Find a strategy by registered name or as `package.module:Class` (cached)."""
+    cached = _classes.get(spec)
+    if cached is not None:
+        return cached
     if ":" in spec:
         module_name, _, attr = spec.partition(":")
         try:
@@ -158,22 +241,26 @@ def load_strategy_class(spec: str) -> type[Strategy]:
             ) from None
         except AttributeError:
             raise StrategyLoadError(f"strategy {spec!r}: {module_name} has no {attr}") from None
+        except Exception as exc:  # the module itself raised while importing
+            raise StrategyLoadError(
+                f"strategy {spec!r}: importing {module_name} failed: {type(exc).__name__}: {exc}"
+            ) from None
+        cls = _check(spec, target)
     else:
-        found = _registered().get(spec)
-        if found is None:
-            names = ", ".join(sorted(_registered())) or "none installed"
+        infos = discover_strategies()
+        info = infos.get(spec)
+        if info is None:
+            names = ", ".join(n for n, i in infos.items() if i.cls is not None) or "none installed"
             raise StrategyLoadError(
                 f"no strategy named {spec!r} (registered: {names}); or name one as module:Class"
             )
-        try:
-            target = found.load()
-        except Exception as exc:  # a plugin's import may fail in any way; report it by name
+        if info.cls is None:
             raise StrategyLoadError(
-                f"strategy {spec!r} failed to load: {type(exc).__name__}: {exc}"
-            ) from None
-    if not (isinstance(target, type) and issubclass(target, Strategy)):
-        raise StrategyLoadError(f"strategy {spec!r} is not a subclass of engine.strategy.Strategy")
-    return target
+                f"strategy {spec!r} ({info.target}) failed to load: {info.error}"
+            )
+        cls = info.cls
+    _classes[spec] = cls
+    return cls
 
 
 def make_strategy(spec: str, settings: dict[str, Any] | None = None) -> Strategy:

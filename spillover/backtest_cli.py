@@ -44,8 +44,11 @@ def backtest(
         typer.Option(help="Trades file (ts, symbol, price, size) or a folder of SYMBOL files."),
     ] = None,
     strategy: Annotated[
-        str | None,
-        typer.Option(help="Registered strategy name or module:Class (default shock_hedge)."),
+        list[str] | None,
+        typer.Option(
+            help="Registered strategy name, module:Class, or an id under [strategies] in --config "
+            "(default shock_hedge). Repeat to compare strategies over the same replay."
+        ),
     ] = None,
     config: Annotated[
         Path | None,
@@ -80,17 +83,25 @@ def backtest(
     summary.json (return, Sharpe, drawdown, trades, hit rate, turnover, IC by horizon for
     subjects and spillover legs) and report.html.
 
+    Several --strategy options run side by side over the same replay, each with its own cash;
+    summary.json has a `strategies` table and report.html compares them.
+
     Example: spillover data synth --out synth && spillover backtest --news synth/news.parquet
-    --market synth/trades.parquet --out bt
+    --market synth/trades.parquet --out bt --strategy shock_hedge --strategy news_momentum
     """
 
     from backtests.data import bars_as_trades, between, load_market, load_news, unknown_symbols
-    from backtests.metrics import BAR_HORIZONS_S, HORIZONS_S, event_table, summary
+    from backtests.metrics import (
+        BAR_HORIZONS_S,
+        HORIZONS_S,
+        event_table,
+        summary,
+        summary_by_strategy,
+    )
     from backtests.report import write_outputs
     from backtests.runner import run_backtest
     from engine.brokers.sim_venue import VenueSettings
     from engine.scoring import Scorer
-    from engine.strategy import make_strategy
 
     try:
         cfg: dict[str, Any] = tomllib.loads(config.read_text()) if config else {}
@@ -105,9 +116,6 @@ def backtest(
             InputError("give --news, --market and --out (or set them in --config under [backtest])")
         )
     assert news is not None and market is not None and out_dir is not None
-    strat_cfg = dict(cfg.get("strategy", {}))
-    name = strategy or strat_cfg.pop("name", "shock_hedge")
-    strat_cfg.pop("name", None)
     venue_cfg = dict(cfg.get("venue", {}))
     try:
         start, end = _date(from_ or bt.get("from"), "--from"), _date(to or bt.get("to"), "--to")
@@ -115,7 +123,7 @@ def backtest(
         data = load_market(market)
         frame = data.frame if data.kind == "trades" else bars_as_trades(data.frame)
         trades = between(frame, "ts", start, end, "trades" if data.kind == "trades" else "bars")
-        chosen = make_strategy(name, strat_cfg)
+        chosen = _strategies(strategy or [], cfg)
         scorer = Scorer.load(config_dir)
         venue = VenueSettings(
             latency_ns=int(float(venue_cfg.get("latency_ms", 50)) * 1e6),
@@ -134,7 +142,7 @@ def backtest(
     with _progress() as bar:
         task = bar.add_task("replaying headlines", total=news_df.height)
         result = run_backtest(
-            news_df, trades, [chosen], scorer, venue=venue, cash=cash,
+            news_df, trades, chosen, scorer, venue=venue, cash=cash,
             receipt_latency_s=float(bt.get("receipt_latency_s", 2.0)),
             equity_every_s=60.0 if data.kind == "trades" else 86_400.0,
             sample_every_s=60.0 if data.kind == "trades" else 86_400.0,
@@ -143,7 +151,11 @@ def backtest(
     horizons = HORIZONS_S if data.kind == "trades" else BAR_HORIZONS_S
     events = event_table(result, trades, horizons)
     figures = summary(result, events, cash, horizons)
+    figures["strategies"] = summary_by_strategy(result, events, cash, horizons)
     write_outputs(result, events, figures, out_dir)
+    if len(chosen) > 1:
+        _print_comparison(figures, out_dir)
+        return
     table = Table(title=f"backtest → {out_dir}", show_edge=False)
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -168,6 +180,67 @@ def backtest(
             "  ".join(f"{h} {v:+.2f}" if v is not None else f"{h} -" for h, v in by_h.items()),
         )
     out.print(table)
+
+
+COMPARED = ("total_return", "sharpe", "max_drawdown", "n_trades", "hit_rate", "turnover", "pnl",
+            "headlines_traded")  # fmt: skip
+
+
+def _strategies(names: list[str], cfg: dict[str, Any]) -> list[Any]:
+    """Build the strategies to run from --strategy names and the config's tables.
+
+    `[strategies.ID]` tables (`name = "..."` plus settings) define strategies by id; without
+    --strategy they all run. A lone `[strategy]` table (`name` plus settings) configures the
+    strategy of that name (or the only one).
+    """
+    from engine.strategy import StrategyLoadError, make_strategy
+
+    by_id = {k: dict(v) for k, v in cfg.get("strategies", {}).items()}
+    single = dict(cfg.get("strategy", {}))
+    single_name = single.pop("name", None)
+    names = names or list(by_id) or [single_name or "shock_hedge"]
+    chosen = []
+    for name in names:
+        if name in by_id:
+            settings = by_id[name]
+            spec = settings.pop("name", name)
+            settings.setdefault("strategy_id", name)
+        else:
+            spec = name
+            settings = single if len(names) == 1 or single_name == name else {}
+        try:
+            chosen.append(make_strategy(spec, settings))
+        except StrategyLoadError as exc:
+            if name not in by_id:
+                raise
+            raise StrategyLoadError(f"--config table strategies.{name}: {exc}") from None
+    ids = [s.config.strategy_id for s in chosen]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise InputError(
+            f"strategy id {', '.join(twice)} used twice: give each its own [strategies.ID] table"
+        )
+    return chosen
+
+
+def _print_comparison(figures: dict[str, Any], out_dir: Path) -> None:
+    per = figures["strategies"]
+    table = Table(title=f"backtest → {out_dir} (strategies side by side)", show_edge=False)
+    table.add_column("measure")
+    for sid in per:
+        table.add_column(sid, justify="right")
+    for key in COMPARED:
+        cells = []
+        for sid in per:
+            value = per[sid].get(key)
+            cells.append(
+                "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+            )
+        table.add_row(key, *cells)
+    out.print(table)
+    out.print(
+        f"{figures['headlines']} headlines; report: {out_dir / 'report.html'}", highlight=False
+    )
 
 
 @data_app.command("synth")

@@ -20,6 +20,7 @@ from spillover.backtest_cli import backtest, data_app, sweep
 from spillover.console import err, fail, out
 from spillover.daemon_cli import run as run_daemon_command
 from spillover.journal_cli import journal
+from spillover.strategies_cli import strategies_app
 
 app = typer.Typer(
     help="Spillover: score a headline's shock for the company it names and its spillover to "
@@ -35,6 +36,7 @@ app.command("backtest")(backtest)
 app.command("sweep")(sweep)
 app.command("journal")(journal)
 app.command("run")(run_daemon_command)
+app.add_typer(strategies_app, name="strategies")
 
 log = logging.getLogger("spillover")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from engine.orders import Fill
 from engine.scoring import Shock
@@ -39,6 +39,7 @@ class _Basket:
     qty: dict[str, float] = field(default_factory=dict)
     cost: dict[str, float] = field(default_factory=dict)  # filled qty * price
     closing: bool = False
+    opened_ns: int = 0
 
 
 class ShockHedge(Strategy):
@@ -88,7 +89,7 @@ class ShockHedge(Strategy):
         targets = self.weights(shock)
         if not targets:
             return
-        basket = _Basket(shock.news_id)
+        basket = _Basket(shock.news_id, opened_ns=self.ctx.clock.now_ns())
         for symbol, notional in targets.items():
             qty = float(math.floor(abs(notional) / self.ctx.market.price(symbol))) * math.copysign(
                 1, notional
@@ -139,6 +140,46 @@ class ShockHedge(Strategy):
                     self._close(basket.news_id, "take")
             if self._open:
                 self._schedule_check(ts_ns)
+
+    def on_save(self) -> dict[str, Any]:
+        """Open baskets (and closing ones still holding shares) with their order ids."""
+        live = {
+            nid: b
+            for nid, b in self.baskets.items()
+            if not b.closing or any(abs(q) > 1e-9 for q in b.qty.values())
+        }
+        return {
+            "version": 1,
+            "baskets": [
+                {
+                    "news_id": b.news_id,
+                    "opened_ns": b.opened_ns,
+                    "closing": b.closing,
+                    "qty": b.qty,
+                    "cost": b.cost,
+                }
+                for b in live.values()
+            ],
+            "orders": {cid: [nid, leg] for cid, (nid, leg) in self._orders.items() if nid in live},
+        }
+
+    def on_load(self, state: dict[str, Any]) -> None:
+        """Restore baskets; open ones get their exit timer back (at once if already due)."""
+        now = self.ctx.clock.now_ns()
+        for raw in state.get("baskets", []):
+            basket = _Basket(
+                raw["news_id"], dict(raw["qty"]), dict(raw["cost"]), bool(raw["closing"]),
+                int(raw["opened_ns"]),
+            )  # fmt: skip
+            self.baskets[basket.news_id] = basket
+            if not basket.closing:
+                self._open[basket.news_id] = basket
+                due = basket.opened_ns + int(self.config.hold_seconds * 1e9)
+                self.ctx.set_timer(f"exit:{basket.news_id}", max(now, due))
+        for cid, (nid, leg) in state.get("orders", {}).items():
+            self._orders[cid] = (nid, leg)
+        if self._open:
+            self._schedule_check(now)
 
     def _close(self, news_id: str, why: str) -> None:
         basket = self.baskets.get(news_id)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,8 +57,8 @@ class ShockBatch:
         return len(self.items)
 
     def shock(self, i: int) -> Shock:
-        """Build the `Shock` of headline i."""
-        return self.scorer._shock_from_row(self, i)
+        """Build the `Shock` of headline i (extension stages applied)."""
+        return self.scorer._staged(self.scorer._shock_from_row(self, i), self.items[i])
 
     def shocks(self) -> list[Shock]:
         """Build every `Shock`."""
@@ -106,14 +107,25 @@ class Scorer:
         self._symbols_seen: dict[tuple[int, int], str] = {}
         self._sources = lexicon.modifiers.source_weights
         self._source_default = lexicon.modifiers.source_default
+        self.stages: list[Any] = []  # engine.extensions.ScorerStage, run in order on each shock
 
     @classmethod
     def load(
         cls, config_dir: Path | None = None, settings: ScoringSettings | None = None
     ) -> Scorer:
-        """Load the universe and lexicon from `config_dir` (default: the project's `configs/`)."""
+        """Load the universe and lexicon from `config_dir` (default: the project's `configs/`).
+
+        Installed scoring extensions join in (see `engine.extensions`): data packs add to the
+        universe and lexicon, and scorer stages run on every shock, in their defined order.
+        """
+        from engine.extensions import data_folders, extend_lexicon, extend_universe, scorer_stages
+
         root = config_dir or default_config_dir()
-        return cls(load_universe(root / "universe"), load_lexicon(root / "lexicon"), settings)
+        folders = data_folders()
+        universe = extend_universe(load_universe(root / "universe"), folders)
+        scorer = cls(universe, extend_lexicon(load_lexicon(root / "lexicon"), folders), settings)
+        scorer.stages = scorer_stages()
+        return scorer
 
     @property
     def threshold(self) -> float:
@@ -152,7 +164,12 @@ class Scorer:
             novelty,
         )  # fmt: skip
         batch = ShockBatch(self, (item,), [text], [cut], rows[2:3], out)
-        return self._shock_from_row(batch, 0)
+        return self._staged(self._shock_from_row(batch, 0), item)
+
+    def _staged(self, shock: Shock, item: NewsItem) -> Shock:
+        for stage in self.stages:
+            shock = stage(shock, item)
+        return shock
 
     def score_batch(self, items: Sequence[NewsItem], *, novelty: bool = True) -> ShockBatch:
         """Score headlines in order (novelty sees earlier ones) and return array results."""
