@@ -180,6 +180,12 @@ class DaemonSettings(BaseModel):
         default_factory=lambda: ["SPY", "QQQ", "IWM", "DIA"],
         description="symbols tracked besides the universe's companies (index hedges)",
     )
+    strategy_pause_s: float = Field(
+        60.0, ge=0, description="a strategy that raises is paused this long (0: not paused)"
+    )
+    strategy_max_failures: int = Field(
+        3, ge=0, description="failures after which a strategy is stopped for good (0: never)"
+    )
     flatten_on_kill: bool = Field(False, description="the kill switch also closes positions")
 
 

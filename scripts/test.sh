@@ -16,7 +16,7 @@ fi
 # brokers from the `mosquitto` binary when they need to stop one.
 scripts/ensure-mosquitto.sh
 
-.venv/bin/ruff check engine strategies backtests spillover tests bench
+.venv/bin/ruff check engine strategies backtests spillover tests bench examples
 .venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import InputError, SpilloverError
@@ -408,5 +409,5 @@ def main() -> None:
     try:
         app()
     except SpilloverError as exc:
-        err.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False)
+        err.print(f"[bold red]{type(exc).__name__}[/]: {escape(str(exc))}", highlight=False)
         sys.exit(2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep and logs
@@ -11,5 +12,5 @@ err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep an
 
 def fail(exc: BaseException, code: int = 2) -> None:
     """Print `ErrorType: message` (no traceback) and exit with `code`."""
-    err.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False)
+    err.print(f"[bold red]{type(exc).__name__}[/]: {escape(str(exc))}", highlight=False)
     raise typer.Exit(code)

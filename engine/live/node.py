@@ -134,7 +134,11 @@ class LiveNode:
             max_symbol_notional=settings.broker.max_symbol_notional,
             max_gross_notional=settings.broker.max_gross_notional,
         )
-        self.engine = Engine(scorer, self.market, self.clock, _Guard(self), limits)
+        self.engine = Engine(
+            scorer, self.market, self.clock, _Guard(self), limits,
+            max_failures=settings.daemon.strategy_max_failures,
+            pause_s=settings.daemon.strategy_pause_s,
+        )  # fmt: skip
         self.cash: dict[str, float] = {}
         for strategy, cash in strategies:
             self.engine.add_strategy(strategy, cash=cash)
@@ -181,6 +185,10 @@ class LiveNode:
             log.info("following up %d orders left open by the last run", len(self.orders))
             await self.broker.resume(self.journal.open_orders())
         self._reconcile(snapshot)
+        for sid in self.engine.strategy_ids:
+            saved = self.journal.load_strategy_state(sid)
+            if saved is not None:
+                self.engine.load_state(sid, saved)  # open baskets, their exit timers
         self._day_start_equity = self.equity()
         self.engine.start()
         gc.freeze()  # the universe, kernels and strategies live forever: keep them out of GC passes
@@ -212,6 +220,7 @@ class LiveNode:
     async def close(self) -> None:
         """Stop strategies, let the broker finish in-flight calls, flush the journal."""
         self.engine.stop()
+        self._save_states()
         timeout = self.settings.daemon.shutdown_timeout_s
         try:
             await asyncio.wait_for(self.broker.aclose(), timeout)
@@ -432,6 +441,11 @@ class LiveNode:
             }
             for sid in self.engine.strategy_ids
         }
+        status = {sid: self.engine.status(sid) for sid in self.engine.strategy_ids}
+        for sid, st in status.items():
+            books[sid]["status"] = st.state
+            books[sid]["failures"] = st.failures
+            books[sid]["last_error"] = st.last_error or None
         return {
             "now_ns": self.clock.now_ns(),
             "broker": self.broker.name,
@@ -465,6 +479,7 @@ class LiveNode:
             self.engine.fire_due_timers()
             self.journal.flush()
             if time.monotonic() - last_checkpoint > CHECKPOINT_EVERY_S:
+                self._save_states()  # a crash loses at most this much strategy state
                 await asyncio.to_thread(self.journal.checkpoint)
                 last_checkpoint = time.monotonic()
             now = self.clock.now_ns()
@@ -481,6 +496,11 @@ class LiveNode:
                 if len(history) > 10_000:
                     del history[:-1_000]
             del self.engine.blocked[:-1_000]
+
+    def _save_states(self) -> None:
+        now = self.clock.now_ns()
+        for sid, state in self.engine.save_states().items():
+            self.journal.save_strategy_state(sid, state, now)
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)

@@ -113,7 +113,10 @@ async def test_restart_rebuilds_positions_and_never_acts_twice_on_a_headline(
         await until(lambda: node.counters.fills == node.counters.orders_sent, what="fills")
         before = dict(node.engine.portfolio("shock_hedge").positions)
         cash = node.engine.portfolio("shock_hedge").cash
+        baskets = node.engine.save_states()["shock_hedge"]
+        assert baskets, "shock_hedge holds an open basket to carry over"
     async with running(tmp_path, scorer) as (node, feed, broker):
+        assert node.engine.save_states()["shock_hedge"] == baskets  # on_load got it back
         assert node.engine.portfolio("shock_hedge").positions == pytest.approx(before)
         assert node.engine.portfolio("shock_hedge").cash == pytest.approx(cash)
         feed.push_trades(PRICES)
