@@ -248,10 +248,15 @@ class Engine:
         else:
             heapq.heappush(self._live_timers, (ts_ns, next(self._timer_seq), fire))
 
-    def fire_due_timers(self) -> int:
-        """On a live clock, run every timer due by now (the daemon calls this); return how many."""
+    def next_timer_ns(self) -> int | None:
+        """On a live clock, when the next timer is due (None: no timer set)."""
+        return self._live_timers[0][0] if self._live_timers else None
+
+    def fire_due_timers(self, until_ns: int | None = None) -> int:
+        """On a live clock, run every timer due by now (or by `until_ns`, if earlier); return
+        how many. The daemon calls this after each event and on a short tick."""
         fired = 0
-        now = self.clock.now_ns()
+        now = self.clock.now_ns() if until_ns is None else min(until_ns, self.clock.now_ns())
         while self._live_timers and self._live_timers[0][0] <= now:
             due, _, fire = heapq.heappop(self._live_timers)
             fire(due)

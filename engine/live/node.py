@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 from aiohttp import web
 
 from engine.brokers.base import TERMINAL_STATES, BrokerSnapshot, LiveBroker
@@ -304,7 +305,11 @@ class LiveNode:
         self.engine.fire_due_timers()
 
     def trades(self, batch: TradeBatch) -> None:
-        """Fold trades into market state; the simulated broker fills against them."""
+        """Fold trades into market state; the simulated broker fills against them.
+
+        A timer due within the batch fires between the trades before and after its time (as in
+        a backtest), and a replay clock is moved through the batch as it goes.
+        """
         n = len(batch)
         if n == 0:
             return
@@ -312,12 +317,37 @@ class LiveNode:
         self.counters.trades += n
         slots = self.market.slots_of(batch.symbols)
         before = self.market.skipped
-        self.engine.on_trades(None, batch.ts, batch.price, slots)
+        advance = getattr(self.clock, "advance_to", None)
+        start = 0
+        while (due := self.engine.next_timer_ns()) is not None and due <= batch.ts[-1]:
+            cut = int(np.searchsorted(batch.ts, due, side="left"))
+            if cut > start:
+                self._fold(batch, slots, start, cut)
+                start = cut
+            if advance is not None:
+                advance(due)
+            if not self.engine.fire_due_timers(until_ns=due):
+                break  # due later than now on a live clock: fires on a later tick
+        self._fold(batch, slots, start, n)
+        if advance is not None:
+            advance(int(batch.ts[-1]))
         self.counters.unknown_symbol_trades += self.market.skipped - before
-        self.broker.on_trades(batch)
         self.last_lag_s["trades"] = (batch.ts_init - int(batch.ts[-1])) / NS
         self.engine.fire_due_timers()
         self.journal.flush()
+
+    def _fold(self, batch: TradeBatch, slots: np.ndarray, start: int, end: int) -> None:
+        if end <= start:
+            return
+        if start == 0 and end == len(batch):
+            part = batch
+        else:
+            part = TradeBatch(
+                batch.symbols[start:end], batch.ts[start:end], batch.price[start:end],
+                batch.size[start:end], batch.ts_init,
+            )  # fmt: skip
+        self.engine.on_trades(None, part.ts, part.price, slots[start:end])
+        self.broker.on_trades(part)
 
     def bad_message(self, feed: str, source: str, payload: bytes, reason: str) -> None:
         """Count, log and keep a message that failed to decode; the loop goes on."""

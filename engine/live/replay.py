@@ -83,6 +83,7 @@ class ReplayFeed:
         k = i = 0
         step = int(self.batch_s * self.speed * 1e9)
         target = self.first_ts()
+        last = max(int(self.ts[-1]) if n_trades else 0, self.news[-1].ts_event if n_news else 0)
         try:
             while k < n_trades or i < n_news:
                 upcoming = min(
@@ -93,16 +94,21 @@ class ReplayFeed:
                     target = upcoming  # skip the night
                 target += step
                 while True:
-                    until = min(target, self.news[i].ts_event) if i < n_news else target
-                    j = int(np.searchsorted(self.ts, until, side="right"))
+                    # trades before the next headline go first; one at its very time, after it
+                    # (as in a backtest, where a headline's decision sees earlier prices only)
+                    if i < n_news and self.news[i].ts_event <= target:
+                        j = int(np.searchsorted(self.ts, self.news[i].ts_event, side="left"))
+                    else:
+                        j = int(np.searchsorted(self.ts, target, side="right"))
                     if j > k:
-                        self.clock.advance_to(int(self.ts[j - 1]))
+                        self.clock.advance_to(int(self.ts[k]))  # the sink moves it through
                         sink.trades(
                             TradeBatch(
                                 symbols=self.symbols[k:j], ts=self.ts[k:j], price=self.price[k:j],
                                 size=self.size[k:j], ts_init=self.clock.now_ns(),
                             )
                         )  # fmt: skip
+                        self.clock.advance_to(int(self.ts[j - 1]))
                         self.sent_trades += j - k
                         k = j
                     if i < n_news and self.news[i].ts_event <= target:
@@ -112,7 +118,7 @@ class ReplayFeed:
                         i += 1
                         continue
                     break
-                self.clock.advance_to(target)
+                self.clock.advance_to(min(target, last + 1))  # the replay ends at its last event
                 await asyncio.sleep(self.batch_s)
         finally:
             sink.connection(self.name, False)
