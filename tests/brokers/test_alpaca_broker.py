@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
@@ -423,3 +424,70 @@ async def test_aclose_stops_promptly_and_refuses_later_orders(
     assert time.monotonic() - started < 2.0
     assert not b.submit(intent("MSFT", 1))
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("alpaca")]
+
+
+@pytest.mark.asyncio
+async def test_an_order_that_never_got_through_is_rejected_after_the_retries(
+    server: AlpacaTradingStandIn, broker: tuple[AlpacaBroker, Recorder]
+) -> None:
+    b, events = broker
+    server.fail_next(4, 503, path="/v2/orders")  # max_retries=3: every attempt fails
+    i = intent("AAPL", 2)
+    b.submit(i)
+    await until(lambda: events.last(i.client_order_id) == "rejected")
+    assert events.of(i.client_order_id)[-1][4].startswith("not placed")
+    assert server.submissions[i.client_order_id] == 4
+    assert server.order(i.client_order_id) is None
+
+
+@pytest.mark.asyncio
+async def test_an_order_whose_fate_is_unknown_is_looked_up_again_by_the_poller(
+    server: AlpacaTradingStandIn, broker: tuple[AlpacaBroker, Recorder]
+) -> None:
+    b, events = broker
+    # three POSTs fail, the fourth (the last retry) places the order but answers 504, and the
+    # look-up after it fails too: only the poller can find out
+    server.land_then_504(1)
+    server.fail_next(3, 502, path="/v2/orders")
+    server.fail_next(4, 502, path="/v2/orders:by_client_order_id")
+    i = intent("MSFT", 6)
+    b.submit(i)
+    await until(lambda: events.last(i.client_order_id) == "filled")
+    assert sum(o["client_order_id"] == i.client_order_id for o in server.state()["orders"]) == 1
+    assert [f.qty for f in events.fills(i.client_order_id)] == [6]
+
+
+def test_the_stand_in_runs_as_a_process_with_a_control_api() -> None:
+    import subprocess
+    import sys
+
+    from tests.stand_in.alpaca_trading_server import StandInControl
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.stand_in.alpaca_trading_server", "--mode", "partial"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        control = StandInControl(url)
+        client = TradingClient("test-key", "test-secret", url_override=url)
+        request = MarketOrderRequest(
+            symbol="AAPL", qty=2, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
+            client_order_id="cid-1",
+        )  # fmt: skip
+        client.submit_order(request)
+        control.fail_next(1, 429)
+        client._retry = 0
+        with pytest.raises(APIError, match="429"):
+            client.get_order_by_client_id("cid-1")
+        control.land_then_504()
+        control.configure(prices={"AAPL": 10.0})
+        assert control.submissions() == {"cid-1": 1}
+        assert control.state()["orders"][0]["status"] == "accepted"
+        control.reset()
+        assert control.state() == {"orders": [], "positions": {}, "submissions": {}}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
