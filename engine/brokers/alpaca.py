@@ -167,6 +167,8 @@ class AlpacaBroker:
 
     async def start(self, events: OrderEvents) -> BrokerSnapshot:
         """Check the account and keys; return positions and open orders; start polling."""
+        if self._poller is not None or self._closing:
+            raise AlpacaError("AlpacaBroker.start() called twice or after aclose()")
         self._events = events
         try:
             account = await self._calls.call("read the account", lambda c: c.get_account())
@@ -391,9 +393,11 @@ class AlpacaBroker:
         learned_id = order.broker_id != new_id
         order.broker_id = new_id
         order.phase = "following"
-        filled = _float(o.filled_qty)
+        filled, average = _float(o.filled_qty), _float(o.filled_avg_price)
+        if filled > order.filled + _EPS and average <= 0:
+            return  # filled without a price yet: report both once Alpaca has the price
         if filled > order.filled + _EPS:
-            notional = filled * _float(o.filled_avg_price)
+            notional = filled * average
             increment = filled - order.filled
             price = (notional - order.notional) / increment
             order.filled, order.notional = filled, notional

@@ -14,11 +14,14 @@ import pytest_asyncio
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.models import Order
 from alpaca.trading.requests import MarketOrderRequest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from engine.alpaca import AlpacaKeysError
-from engine.brokers.alpaca import AlpacaBroker
+from engine.brokers.alpaca import AlpacaBroker, _Order
 from engine.clock import LiveClock
 from engine.orders import Fill, OrderIntent
 from engine.settings import AlpacaSettings
@@ -491,3 +494,58 @@ def test_the_stand_in_runs_as_a_process_with_a_control_api() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(1, 1000), st.floats(1.0, 1000.0, allow_nan=False)),
+        min_size=1,
+        max_size=6,
+    ),
+    sell=st.booleans(),
+)
+def test_fill_increments_sum_to_alpacas_quantity_and_average(
+    steps: list[tuple[int, float]], sell: bool
+) -> None:
+    """Whatever cumulative (filled_qty, filled_avg_price) Alpaca shows, the increments add up."""
+    b = AlpacaBroker(
+        AlpacaSettings(api_key=SecretStr(KEY), secret_key=SecretStr(SECRET)), LiveClock()
+    )
+    events = Recorder()
+    b._events = events
+    total = sum(q for q, _ in steps)
+    i = intent("AAPL", -total if sell else total)
+    order = _Order(i.client_order_id, "s1", "AAPL", -1 if sell else 1, total)
+    b._orders[order.cid] = order
+    filled, notional = 0, 0.0
+    for qty, price in steps:
+        filled += qty
+        notional += qty * price
+        status = "filled" if filled == total else "partially_filled"
+        b._apply(order, Order(**_order_json(order.cid, total, filled, notional / filled, status)))
+    fills = events.fills(order.cid)
+    assert sum(f.qty for f in fills) == pytest.approx(-total if sell else total)
+    average = sum(f.qty * f.price for f in fills) / sum(f.qty for f in fills)
+    assert average == pytest.approx(notional / filled, rel=1e-9)
+    assert events.last(order.cid) == "filled"
+    b._calls.close()
+
+
+def _order_json(cid: str, qty: float, filled: float, avg: float, status: str) -> dict[str, Any]:
+    now = "2026-01-02T15:00:00Z"
+    return {
+        "id": "6f1c1f38-2d57-4c2a-9a3e-9c1c0c2f0c11",
+        "client_order_id": cid,
+        "created_at": now,
+        "updated_at": now,
+        "submitted_at": now,
+        "symbol": "AAPL",
+        "qty": str(qty),
+        "filled_qty": str(filled),
+        "filled_avg_price": repr(avg),
+        "side": "buy",
+        "type": "market",
+        "time_in_force": "day",
+        "status": status,
+        "extended_hours": False,
+    }

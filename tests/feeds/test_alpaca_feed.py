@@ -9,6 +9,8 @@ from typing import Any
 
 import msgpack
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from engine.alpaca import AlpacaKeysError
@@ -198,3 +200,22 @@ def test_news_from_alpaca_takes_datetimes_and_text_times_too() -> None:
     assert news_from_alpaca(msg, 5).ts_event == 1_704_164_645_000_000_000
     with pytest.raises(ValueError, match="headline"):
         news_from_alpaca({"id": 1}, 0)
+
+
+@given(
+    ns=st.integers(0, 2**62),
+    news_id=st.integers(1, 2**53),
+    headline=st.text(min_size=1).filter(str.strip),
+    symbols=st.lists(st.from_regex(r"[A-Z]{1,5}", fullmatch=True), max_size=4),
+)
+def test_news_from_alpaca_keeps_id_time_text_and_symbols(
+    ns: int, news_id: int, headline: str, symbols: list[str]
+) -> None:
+    wire = msgpack.unpackb(
+        msgpack.packb(
+            {"id": news_id, "headline": headline, "created_at": stamp(ns), "symbols": symbols}
+        )
+    )
+    item = news_from_alpaca(wire, 42)
+    assert (item.id, item.headline, item.ts_event, item.ts_init) == (str(news_id), headline, ns, 42)
+    assert item.symbols == symbols
