@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -169,15 +170,19 @@ async def test_a_dropped_connection_is_survived(server: AlpacaStreamStandIn) -> 
 
 
 @pytest.mark.asyncio
-async def test_wrong_keys_end_run_with_a_clear_error(server: AlpacaStreamStandIn) -> None:
+async def test_wrong_keys_end_run_with_a_clear_error(
+    server: AlpacaStreamStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     sink = Sink()
-    feed = feed_for(server, ["AAPL"], secret_key=SecretStr("wrong"))
+    feed = feed_for(server, ["AAPL"], secret_key=SecretStr("wrong-Zq9-secret"))
     with pytest.raises(AlpacaKeysError, match="refused the API keys") as info:
         await asyncio.wait_for(feed.run(sink), 10.0)
     assert "APCA_API_KEY_ID" in str(info.value)
-    assert "wrong" not in str(info.value)
+    assert "wrong-Zq9-secret" not in str(info.value)
     assert server.auth_failures >= 1
     assert True not in sink.links
+    assert "wrong-Zq9-secret" not in caplog.text
 
 
 @pytest.mark.asyncio
