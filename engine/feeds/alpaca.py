@@ -4,8 +4,8 @@
 `data_feed`) run inside our event loop: handlers are registered first, then each stream's
 `_run_forever()` runs as a task (`stream.run()` would start a second loop, and `subscribe_*` or
 `stop()` called from the loop thread while connected deadlock). The streams reconnect by
-themselves (1–30 s backoff); we stop them with `stop_ws()` plus closing the socket, and cancel
-what has not ended within a few seconds.
+themselves (1–30 s backoff); we stop them with `stop_ws()`, cancel their tasks (a pending
+`recv()` would otherwise hold on for up to 5 s) and close the sockets.
 
 Messages arrive raw (`raw_data=True`: dicts with msgpack Timestamps, no pydantic model per
 trade). A headline becomes a `NewsItem` (`ts_event` from `created_at`, `ts_init` on receipt);
@@ -137,6 +137,7 @@ class AlpacaFeed:
         self._sizes: list[float] = []
         self._batch_ts_init = 0
         self._flush_pending = False
+        self._stopping = False
 
     def __repr__(self) -> str:
         return f"AlpacaFeed(name={self.name!r}, symbols={len(self.symbols)})"
@@ -165,6 +166,7 @@ class AlpacaFeed:
     async def run(self, sink: FeedSink) -> None:
         """Deliver news and trades to `sink` until cancelled; raise if Alpaca refuses the keys."""
         self._sink = sink
+        self._stopping = False
         self._refused = asyncio.get_running_loop().create_future()
         streams = self._streams()
         tasks = [
@@ -186,14 +188,15 @@ class AlpacaFeed:
                 sink.connection(self.name, False)
 
     async def _stop(self, streams: list[_Reporting], tasks: list[asyncio.Task[None]]) -> None:
+        self._stopping = True
         for stream in streams:
             await stream.stop_ws()
-            with contextlib.suppress(Exception):
-                await stream.close()  # ends a pending recv() now, not after its 5 s timeout
-        _, late = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
-        for task in late:
+        # stop_ws alone is seen only after the pending recv() times out (5 s): cancel too
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        _, late = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+        if late:
+            log.warning("%s: %d Alpaca streams did not stop in time", self.name, len(late))
         for stream in streams:
             with contextlib.suppress(Exception):
                 await stream.close()
@@ -201,7 +204,7 @@ class AlpacaFeed:
     # -- connection ----------------------------------------------------------------------------
 
     def _on_change(self, label: str, up: bool) -> None:
-        if not up and self._up.get(label):
+        if not up and self._up.get(label) and not self._stopping:
             log.warning("%s: Alpaca %s stream disconnected", self.name, label)
             self.counts["reconnects"] += 1
         self._up[label] = up
