@@ -42,6 +42,22 @@ STOP_TIMEOUT_S = 3.0
 _AUTH_WORDS = ("auth failed", "not authenticated", "failed to authenticate", "forbidden")
 
 
+class _NoFrameDumps(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' logger minus DEBUG: its frame dumps would show the auth frame (the secret)."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+# alpaca-py's defaults, plus a logger that never dumps frames
+_WEBSOCKET_PARAMS: dict[str, Any] = {
+    "ping_interval": 10,
+    "ping_timeout": 180,
+    "max_queue": 1024,
+    "logger": _NoFrameDumps(logging.getLogger("websockets.client"), {}),
+}
+
+
 def _time_ns(value: Any, what: str) -> int:
     if isinstance(value, msgpack.Timestamp):
         return int(value.to_unix_nano())
@@ -144,7 +160,13 @@ class AlpacaFeed:
 
     def _streams(self) -> list[_Reporting]:
         key, secret = self._keys.key_id.get_secret_value(), self._keys.secret.get_secret_value()
-        news = _NewsStream(key, secret, raw_data=True, url_override=self.settings.news_url)
+        news = _NewsStream(
+            key,
+            secret,
+            raw_data=True,
+            websocket_params=dict(_WEBSOCKET_PARAMS),
+            url_override=self.settings.news_url,
+        )
         news.subscribe_news(self._on_news, "*")
         streams: list[_Reporting] = [news]
         if self.symbols:  # an unsubscribed stream would spin waiting for a subscription
@@ -153,6 +175,7 @@ class AlpacaFeed:
                 secret,
                 raw_data=True,
                 feed=DataFeed(self.settings.data_feed),
+                websocket_params=dict(_WEBSOCKET_PARAMS),
                 url_override=self.settings.stocks_url,
             )
             trades.subscribe_trades(self._on_trade, *self.symbols)

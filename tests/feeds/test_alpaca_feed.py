@@ -183,6 +183,9 @@ async def test_wrong_keys_end_run_with_a_clear_error(
     assert server.auth_failures >= 1
     assert True not in sink.links
     assert "wrong-Zq9-secret" not in caplog.text
+    hex_tail = " ".join(f"{b:02x}" for b in b"Zq9-secret")[-20:]  # websockets' frame dumps
+    assert hex_tail not in caplog.text
+    assert "websockets.client" in caplog.text or "connecting" in caplog.text
 
 
 @pytest.mark.asyncio
