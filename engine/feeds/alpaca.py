@@ -159,6 +159,12 @@ class AlpacaFeed:
         return f"AlpacaFeed(name={self.name!r}, symbols={len(self.symbols)})"
 
     def _streams(self) -> list[_Reporting]:
+        for private in ("_run_forever", "_start_ws"):
+            if not hasattr(DataStream, private):
+                raise AlpacaError(
+                    f"alpaca-py changed: its data streams have no {private}; "
+                    "engine.feeds.alpaca needs updating"
+                )
         key, secret = self._keys.key_id.get_secret_value(), self._keys.secret.get_secret_value()
         news = _NewsStream(
             key,

@@ -283,6 +283,18 @@ async def test_resume_of_an_order_alpaca_has_follows_it_and_sends_nothing(
 
 
 @pytest.mark.asyncio
+async def test_resume_of_an_acknowledged_order_alpaca_does_not_know_rejects_it(
+    server: AlpacaTradingStandIn, broker: tuple[AlpacaBroker, Recorder]
+) -> None:
+    b, events = broker
+    i = intent("AAPL", 3)
+    await b.resume([_row(i, "accepted", broker_id="6f1c1f38-2d57-4c2a-9a3e-9c1c0c2f0c11")])
+    assert events.states(i.client_order_id) == ["rejected"]
+    assert "no order" in events.of(i.client_order_id)[-1][4]
+    assert server.submissions[i.client_order_id] == 0
+
+
+@pytest.mark.asyncio
 async def test_resume_reports_only_fills_beyond_those_journaled() -> None:
     policy = FillPolicy(mode="partial", prices={"AAPL": 100.0})
     with AlpacaTradingStandIn(KEY, SECRET, policy=policy) as server:
