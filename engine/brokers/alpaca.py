@@ -235,7 +235,12 @@ class AlpacaBroker:
         """
         if self._events is None:
             raise AlpacaError("resume() before start()")
-        await asyncio.gather(*(self._resume_one(row) for row in orders))
+        results = await asyncio.gather(
+            *(self._resume_one(row) for row in orders), return_exceptions=True
+        )
+        for row, result in zip(orders, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("order %s: cannot resume it", row.get("client_order_id"), exc_info=result)
 
     def on_trades(self, batch: TradeBatch) -> None:
         """Alpaca fills orders itself; market trades are not needed."""
@@ -293,13 +298,17 @@ class AlpacaBroker:
             log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     async def _send(self, order: _Order) -> None:
-        request = MarketOrderRequest(
-            symbol=order.symbol,
-            qty=order.qty,
-            side=OrderSide.BUY if order.sign > 0 else OrderSide.SELL,
-            time_in_force=self._tif,
-            client_order_id=order.cid,
-        )
+        try:
+            request = MarketOrderRequest(
+                symbol=order.symbol,
+                qty=order.qty,
+                side=OrderSide.BUY if order.sign > 0 else OrderSide.SELL,
+                time_in_force=self._tif,
+                client_order_id=order.cid,
+            )
+        except ValueError as exc:
+            self._finish(order, "rejected", f"invalid order: {exc}")
+            return
         try:
             placed = await self._calls.call(
                 f"submit order {order.cid}", lambda c: c.submit_order(request)
@@ -313,6 +322,10 @@ class AlpacaBroker:
             else:  # a 504 or a timeout may have placed it: ask before deciding
                 log.warning("order %s: %s; checking whether Alpaca has it", order.cid, exc)
                 await self._adopt(order, f"not placed: {exc.message}")
+            return
+        except Exception:  # e.g. an answer alpaca-py cannot parse: the order may exist
+            log.exception("order %s: unexpected failure; asking Alpaca again later", order.cid)
+            order.phase = "unresolved"
             return
         assert isinstance(placed, Order)
         self._apply(order, placed)
