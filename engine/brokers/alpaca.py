@@ -240,7 +240,11 @@ class AlpacaBroker:
         )
         for row, result in zip(orders, results, strict=True):
             if isinstance(result, Exception):
-                log.error("order %s: cannot resume it", row.get("client_order_id"), exc_info=result)
+                cid = row.get("client_order_id")
+                log.error("order %s: cannot resume it", cid, exc_info=result)
+                stuck = self._orders.get(str(cid))
+                if stuck is not None and stuck.phase == "sending":
+                    stuck.phase = "unresolved"  # the poller looks it up again
 
     def on_trades(self, batch: TradeBatch) -> None:
         """Alpaca fills orders itself; market trades are not needed."""
