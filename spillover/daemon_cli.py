@@ -82,12 +82,18 @@ def build_node(settings: Settings, config_dir: Path | None = None) -> Any:
             stale.unlink()  # a replay starts from its beginning, so does its journal
         feeds.append(feed)
     if "mqtt" in daemon.feeds:
-        feeds.append(_module("engine.feeds.mqtt").MqttFeed(settings.mqtt, clock))
+        from engine.feeds.mqtt import MqttFeed
+
+        feeds.append(MqttFeed(settings.mqtt, clock))
     if "alpaca" in daemon.feeds:
         symbols = settings.alpaca.symbols or _strategy_symbols(scorer)
-        feeds.append(_module("engine.feeds.alpaca").AlpacaFeed(settings.alpaca, clock, symbols))
+        from engine.feeds.alpaca import AlpacaFeed
+
+        feeds.append(AlpacaFeed(settings.alpaca, clock, symbols))
     if settings.broker.kind == "alpaca":
-        broker: Any = _module("engine.brokers.alpaca").AlpacaBroker(settings.alpaca, clock)
+        from engine.brokers.alpaca import AlpacaBroker
+
+        broker: Any = AlpacaBroker(settings.alpaca, clock)
     else:
         from engine.live.sim_broker import SimBroker
 
@@ -97,12 +103,6 @@ def build_node(settings: Settings, config_dir: Path | None = None) -> Any:
     return LiveNode(
         settings, scorer, strategies, feeds, broker, journal, clock=clock, dead_letters=dead
     )
-
-
-def _module(name: str) -> Any:
-    import importlib
-
-    return importlib.import_module(name)
 
 
 def _strategy_symbols(scorer: Any) -> list[str]:

@@ -184,7 +184,7 @@ class LiveNode:
             )  # fmt: skip
         if self.orders:
             log.info("following up %d orders left open by the last run", len(self.orders))
-            await self.broker.resume(self.journal.open_orders())
+            await self.broker.resume(self._open_orders_with_fills())
         self._reconcile(snapshot)
         for sid in self.engine.strategy_ids:
             saved = self.journal.load_strategy_state(sid)
@@ -245,6 +245,24 @@ class LiveNode:
         host, port = self._http.addresses[0][:2]
         self.http_url = f"http://{host}:{port}"
         log.info("status on %s (/healthz, /metrics, /api/state)", self.http_url)
+
+    def _open_orders_with_fills(self) -> list[dict[str, Any]]:
+        """Journaled open orders, each with what its journaled fills already booked."""
+        done = {
+            r["client_order_id"]: r
+            for r in self.journal.rows(
+                "SELECT client_order_id, SUM(qty) AS filled_qty, "
+                "SUM(qty * price) / SUM(qty) AS filled_avg_price FROM fills "
+                "GROUP BY client_order_id HAVING SUM(qty) != 0"
+            )
+        }
+        rows = self.journal.open_orders()
+        for row in rows:
+            if row["client_order_id"] in done:
+                booked = done[row["client_order_id"]]
+                row["filled_qty"] = abs(booked["filled_qty"])
+                row["filled_avg_price"] = booked["filled_avg_price"]
+        return rows
 
     def _restore_book(self, sid: str) -> None:
         book = self.engine.portfolio(sid)
