@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import multiprocessing as mp
+import pstats
 import socket
 import tempfile
 import time
@@ -145,9 +147,15 @@ async def run_daemon(host: str, port: int, args: argparse.Namespace) -> None:
     news_in = node.news
     submit = broker.submit
 
+    profile = cProfile.Profile() if args.profile else None
+
     def on_news(item: NewsItem) -> None:
         receipt[item.id] = item.ts_init
+        if profile is not None:
+            profile.enable()
         news_in(item)
+        if profile is not None:
+            profile.disable()
 
     def on_submit(intent: OrderIntent, position: float = 0.0) -> bool:
         first_submit.setdefault(intent.news_id, time.time_ns())
@@ -182,6 +190,8 @@ async def run_daemon(host: str, port: int, args: argparse.Namespace) -> None:
     stop.set()
     await task
     await node.close()
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
     ids = [i for i in first_submit if i in receipt]
     to_order = [first_submit[i] - receipt[i] for i in ids]
     end_to_end = [first_submit[i] - int(i.split("-")[1]) for i in ids]
@@ -204,6 +214,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--trades-per-s", type=int, default=200_000)
     parser.add_argument("--news-per-s", type=int, default=100)
+    parser.add_argument("--profile", action="store_true", help="cProfile the headline path")
     args = parser.parse_args()
     from tests.support.mosquitto import Mosquitto
 

@@ -63,6 +63,7 @@ class Journal:
         # one transaction instead of one each. Headlines and intents are never deferred.
         self._later: list[tuple[str, tuple[Any, ...]]] = []
         self.defer = False
+        self._in_tx = False
 
     def defer_writes(self) -> None:
         """Daemon mode: defer what can wait to `flush`, and leave checkpoints to `checkpoint`
@@ -70,17 +71,33 @@ class Journal:
         self.defer = True
         self._db.execute("PRAGMA wal_autocheckpoint=0")
 
+    def begin(self) -> None:
+        """Open a transaction for one event: its writes commit together at `flush`, or earlier
+        at `commit_before_acting` (a headline is inserted on receipt, before it is scored, and
+        committed, with the first order, before that order reaches a broker: one commit
+        instead of two on the path from headline to order)."""
+        if not self._in_tx:
+            self._db.execute("BEGIN")
+            self._in_tx = True
+
+    def commit_before_acting(self) -> None:
+        """Make everything written so far durable (call it before sending an order)."""
+        if self._in_tx:
+            self._in_tx = False
+            self._db.execute("COMMIT")
+
     def flush(self) -> None:
-        """Commit the deferred writes (shocks, order states, fills) in one transaction."""
+        """Commit the event's writes and the deferred ones (shocks, order states, fills)."""
         if not self._later:
+            self.commit_before_acting()
             return
         later, self._later = self._later, []
-        self._db.execute("BEGIN")
+        self.begin()
         try:
             for sql, params in later:
                 self._db.execute(sql, params)
         finally:
-            self._db.execute("COMMIT")
+            self.commit_before_acting()
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database from a second connection (call it off the loop)."""

@@ -59,6 +59,16 @@ class _Slot:
     paused_until_ns: int = 0
     broken: bool = False
     last_error: str = ""
+    fills: int = 0  # fills booked: the book's version
+    book: tuple[int, np.ndarray, np.ndarray] | None = None  # (version, slots, shares)
+
+    def exposure_arrays(self, market: MarketState) -> tuple[np.ndarray, np.ndarray]:
+        """Market slots and shares of the book's positions, rebuilt only after a fill."""
+        if self.book is None or self.book[0] != self.fills:
+            positions = self.portfolio.positions
+            shares = np.fromiter(positions.values(), np.float64, len(positions))
+            self.book = (self.fills, market.slots_of(list(positions)), shares)
+        return self.book[1], self.book[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +240,7 @@ class Engine:
             log.warning("fill %s for unknown strategy %s", fill.client_order_id, fill.strategy_id)
             return
         slot.portfolio.apply(fill)
+        slot.fills += 1
         self._call(
             fill.strategy_id,
             slot,
@@ -277,11 +288,15 @@ class Engine:
         price = self.market.price(intent.symbol)
         if not price > 0:
             return "no price yet"
-        book = self._slots[intent.strategy_id].portfolio
+        slot = self._slots[intent.strategy_id]
+        book = slot.portfolio
         after = (book.position(intent.symbol) + intent.qty) * price
         if abs(after) > self.risk.max_symbol_notional:
             return f"symbol notional {abs(after):,.0f} over {self.risk.max_symbol_notional:,.0f}"
-        gross = self.market.gross(book.positions) - abs(book.position(intent.symbol) * price)
+        slots, shares = slot.exposure_arrays(self.market)
+        known = slots >= 0  # untracked symbols count as 0, as in `MarketState.gross`
+        held = float(np.abs(shares[known] * self.market.last_price[slots[known]]).sum())
+        gross = held - abs(book.position(intent.symbol) * price)
         if gross + abs(after) > self.risk.max_gross_notional:
             return f"gross notional over {self.risk.max_gross_notional:,.0f}"
         return ""

@@ -145,6 +145,9 @@ class LiveNode:
             self.engine.add_strategy(strategy, cash=cash)
             self.cash[self.engine.strategy_ids[-1]] = cash
         self.journal.defer_writes()
+        self._news_in = self.metrics.messages_in.labels("news")
+        self._trades_in = self.metrics.messages_in.labels("trades")
+        self._order_state: dict[str, Any] = {}
         self.counters = Counters()
         self.orders: dict[str, OrderView] = {}  # open orders by client order id
         self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=KEEP_RECENT)
@@ -294,14 +297,17 @@ class LiveNode:
     def news(self, item: NewsItem) -> None:
         """Journal, score and trade one headline."""
         self._receipt_ns = item.ts_init if isinstance(self.clock, LiveClock) else time.time_ns()
-        self.metrics.messages_in.labels("news").inc()
+        self._news_in.inc()
         self.counters.news += 1
+        self.journal.begin()  # committed before the first order goes out, or at the end
         if not self.journal.record_news(item):
+            self.journal.flush()
             self.counters.duplicate_news += 1
             log.info("news %s seen before: not acted on again", item.id)
             return
         self.last_lag_s["news"] = (item.ts_init - item.ts_event) / NS
         if self.risk.news_is_stale(item):
+            self.journal.flush()
             self.counters.stale_news += 1
             log.info("news %s is %.0f s old at receipt: journaled, not traded", item.id,
                      (item.ts_init - item.ts_event) / NS)  # fmt: skip
@@ -331,7 +337,7 @@ class LiveNode:
         n = len(batch)
         if n == 0:
             return
-        self.metrics.messages_in.labels("trades").inc()
+        self._trades_in.inc()
         self.counters.trades += n
         slots = self.market.slots_of(batch.symbols)
         before = self.market.skipped
@@ -403,11 +409,12 @@ class LiveNode:
             self.counters.orders_not_resent += 1
             log.warning("order %s was journaled before: not sent again", cid)
             return False
+        self.journal.commit_before_acting()  # the headline and this order, durable first
         self.orders[cid] = OrderView(
             cid, intent.strategy_id, intent.news_id, intent.symbol, intent.qty, "new"
         )
         self.counters.orders_sent += 1
-        self.metrics.orders.labels("new").inc()
+        self._orders_in("new").inc()
         if self._receipt_ns:
             self.metrics.news_to_order.observe((time.time_ns() - self._receipt_ns) / NS)
         accepted = self.broker.submit(intent, position)
@@ -419,7 +426,7 @@ class LiveNode:
     ) -> None:
         """A broker's word on an order: journal it, show it."""
         self.journal.update_order(client_order_id, status, self.clock.now_ns(), broker_id)
-        self.metrics.orders.labels(status).inc()
+        self._orders_in(status).inc()
         view = self.orders.get(client_order_id)
         if view is not None:
             view.status, view.reason = status, reason or view.reason
@@ -433,6 +440,12 @@ class LiveNode:
         self.journal.record_fill(fill)
         self.counters.fills += 1
         self.engine.on_fill(fill)
+
+    def _orders_in(self, state: str) -> Any:
+        child = self._order_state.get(state)
+        if child is None:
+            child = self._order_state[state] = self.metrics.orders.labels(state)
+        return child
 
     # ---- status --------------------------------------------------------------------------
 
