@@ -12,7 +12,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine.kernels.market_nb import fold_trades_nb, sample_betas_nb
+from engine.kernels.market_nb import (
+    G_LIMIT,
+    G_N_MARKS,
+    G_NEXT_MARK,
+    G_NEXT_SAMPLE,
+    G_PENDING,
+    G_SIZE,
+    fold_grid_nb,
+    fold_trades_nb,
+    grid_until_nb,
+    sample_betas_nb,
+)
 
 SECONDS_PER_SESSION = 6.5 * 3600
 
@@ -45,6 +56,56 @@ class MarketState:
         self.halflife_ns = vol_halflife_s * 1e9
         self.beta_alpha = beta_alpha
         self.skipped = 0
+        self.grid: np.ndarray | None = None  # set by `start_grid` (backtests)
+        self._marks = np.zeros(0, np.int64)
+
+    def start_grid(self, start_ns: int, mark_every_ns: int, sample_every_ns: int) -> None:
+        """Take beta samples (and record equity-mark times) on fixed grids while folding trades.
+
+        The backtest runner uses this instead of calling `sample` between batches: a stretch
+        with no trade and no event keeps only its first and last grid point. Before each batch,
+        `set_limit` gives the time of the next engine event (headline or timer).
+        """
+        grid = np.zeros(G_SIZE, np.int64)
+        grid[:] = (start_ns + mark_every_ns, start_ns + sample_every_ns, mark_every_ns,
+                   sample_every_ns, -1, start_ns, 0)  # fmt: skip
+        self.grid = grid
+        self._marks = np.zeros(1024, np.int64)
+
+    def set_limit(self, limit_ns: int) -> None:
+        """Time of the next engine event: grid points at or after it wait for `grid_until`."""
+        assert self.grid is not None
+        self.grid[G_LIMIT] = limit_ns
+
+    def _room(self, n: int) -> None:
+        assert self.grid is not None
+        need = int(self.grid[G_N_MARKS]) + 2 * n + 8
+        if need > self._marks.shape[0]:
+            self._marks = np.concatenate([self._marks, np.zeros(need * 2, np.int64)])
+
+    def grid_until(self, next_ts: int, has_next: bool, end_ns: int, at_limit: bool) -> None:
+        """Take the grid points before the limit (and at it with `at_limit`); see the kernel."""
+        assert self.grid is not None
+        self._room(1)
+        grid_until_nb(
+            next_ts, next_ts if has_next else end_ns, has_next, at_limit, self.last_price,
+            self.prev_price, self.sector, self.n_sectors, self.cov_mkt, self.var_mkt,
+            self.cov_sec, self.var_sec, self.beta_alpha, self.grid, self._marks,
+        )  # fmt: skip
+
+    @property
+    def grid_idle(self) -> bool:
+        """True when no grid point is pending before the limit (`grid_until` has nothing to do)."""
+        g = self.grid
+        return g is None or (
+            g[G_PENDING] < 0 and min(g[G_NEXT_MARK], g[G_NEXT_SAMPLE]) > g[G_LIMIT]
+        )
+
+    @property
+    def mark_times(self) -> np.ndarray:
+        """Equity-mark times taken on the grid so far."""
+        n = int(self.grid[G_N_MARKS]) if self.grid is not None else 0
+        return self._marks[:n].copy()
 
     def slots_of(self, symbols: Sequence[str]) -> np.ndarray:
         """Slot of each symbol, -1 for symbols not tracked."""
@@ -53,9 +114,17 @@ class MarketState:
 
     def on_trades(self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray) -> None:
         """Fold a batch of trades (slots from `slots_of`, ts in ns, prices)."""
-        self.skipped += fold_trades_nb(
-            slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns
-        )
+        if self.grid is None:
+            self.skipped += fold_trades_nb(
+                slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns
+            )
+            return
+        self._room(ts.shape[0])
+        self.skipped += fold_grid_nb(
+            slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns,
+            self.prev_price, self.sector, self.n_sectors, self.cov_mkt, self.var_mkt,
+            self.cov_sec, self.var_sec, self.beta_alpha, self.grid, self._marks,
+        )  # fmt: skip
 
     def sample(self) -> None:
         """Take a return sample on the common clock (call it every fixed interval)."""
@@ -65,6 +134,13 @@ class MarketState:
         )  # fmt: skip
 
     def _exposures(self, positions: dict[str, float]) -> np.ndarray:
+        try:  # every symbol tracked: the common case, no per-symbol Python beyond the lookup
+            idx = np.fromiter(map(self.slot.__getitem__, positions), np.intp, len(positions))
+            qty_all = np.fromiter(positions.values(), np.float64, len(positions))
+            exposures: np.ndarray = qty_all * self.last_price[idx]
+            return exposures
+        except KeyError:
+            pass
         slots = self.slots_of(list(positions))
         qty = np.fromiter(positions.values(), np.float64, len(positions))
         known = slots >= 0
