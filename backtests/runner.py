@@ -15,6 +15,7 @@ from typing import cast
 import numpy as np
 import polars as pl
 
+from backtests.data import TradeTape, trade_tape
 from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
 from engine.clock import SimClock
 from engine.kernels.ledger_nb import equity_at_nb
@@ -38,40 +39,6 @@ class BacktestResult:
     rejected: int
     skipped_trades: int
     strategy_ids: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class TradeTape:
-    """Trades in time order as lean arrays: int64 ns, int32 symbol slot, float64 price.
-
-    Build it once with `trade_tape` and pass it to `run_backtest` in place of the frame, so a
-    run (or many) does not sort and map 10 million rows again.
-    """
-
-    ts: np.ndarray
-    slot: np.ndarray
-    price: np.ndarray
-    symbols: list[str]
-
-    def __len__(self) -> int:
-        return int(self.ts.shape[0])
-
-
-def trade_tape(trades: pl.DataFrame) -> TradeTape:
-    """Sort trades (`ts, symbol, price`) by time, ties in row order, and map symbols to slots."""
-    symbols = sorted(trades["symbol"].unique().to_list())  # a symbol's slot: its index here
-    slot_of = {sym: i for i, sym in enumerate(symbols)}
-    lean = trades.select(
-        pl.col("ts").cast(pl.Int64),
-        pl.col("symbol").replace_strict(slot_of, return_dtype=pl.Int32).alias("slot"),
-        pl.col("price").cast(pl.Float64),
-    ).sort("ts", maintain_order=True)
-    return TradeTape(
-        ts=lean["ts"].to_numpy(),
-        slot=lean["slot"].to_numpy(),
-        price=lean["price"].to_numpy(),
-        symbols=symbols,
-    )
 
 
 def news_items(news: pl.DataFrame, receipt_latency_s: float) -> list[NewsItem]:
