@@ -226,3 +226,70 @@ def reference_sample(
             cov_sec[s] += alpha * (r * peers - cov_sec[s])
             var_sec[s] += alpha * (peers * peers - var_sec[s])
     return list(last)
+
+
+def reference_grid(
+    ts: Sequence[int], events: Sequence[int], start: int, step_mark: int, step_sample: int
+) -> tuple[list[int], list[int]]:
+    """Plain-Python twin of the replay grid (`fold_grid_nb`, `grid_until_nb`).
+
+    The event loop of the backtest as it was written before the kernels took the grid over:
+    boundaries at the engine's events (sorted `events`: headlines and timers), at equity marks
+    and at beta samples; a grid boundary with no trade since the previous boundary makes both
+    grids jump to their last point at or before the next trade or event. Returns the mark
+    times and the sample times taken.
+    """
+    n = len(ts)
+    end = ts[-1] + 1 if n else start
+    next_mark, next_sample = start + step_mark, start + step_sample
+    marks: list[int] = []
+    samples: list[int] = []
+    k = 0
+    for i in range(len(events) + 1):
+        limit = events[i] if i < len(events) else end
+        while True:
+            boundary = min(limit, next_mark, next_sample)
+            if boundary in (next_mark, next_sample) and (k >= n or ts[k] > boundary):
+                quiet_until = min(ts[k] if k < n else end, limit)
+                next_mark += max(0, (quiet_until - next_mark) // step_mark) * step_mark
+                next_sample += max(0, (quiet_until - next_sample) // step_sample) * step_sample
+                boundary = min(limit, next_mark, next_sample)
+            while k < n and ts[k] < boundary:
+                k += 1
+            if boundary == next_sample:
+                samples.append(boundary)
+                next_sample += step_sample
+            if boundary == next_mark:
+                marks.append(boundary)
+                next_mark += step_mark
+            if boundary >= limit:
+                break
+        if limit >= end and i >= len(events) - 1 and k >= n:
+            break
+    return marks, samples
+
+
+def reference_equity_at(
+    trades: Sequence[tuple[int, int, float]],
+    fills: Sequence[tuple[int, int, int, float, float, float]],
+    marks: Sequence[int],
+    cash0: Sequence[float],
+) -> list[list[float]]:
+    """Plain-Python twin of `equity_at_nb`: trades (ts, slot, price), fills (ts, slot, book,
+    qty, price, commission); equity of each book at each mark from what came before it."""
+    out = []
+    for g in marks:
+        last: dict[int, float] = {}
+        for t, s, p in trades:
+            if t < g and s >= 0 and p > 0 and math.isfinite(p):
+                last[s] = p
+        row = []
+        for b, c0 in enumerate(cash0):
+            cash, pos = c0, dict[int, float]()
+            for t, s, book, q, p, fee in fills:
+                if t < g and book == b:
+                    cash -= q * p + fee
+                    pos[s] = pos.get(s, 0.0) + q
+            row.append(cash + sum(q * last.get(s, 0.0) for s, q in pos.items()))
+        out.append(row)
+    return out
