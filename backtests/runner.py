@@ -19,6 +19,7 @@ from backtests.data import TradeTape, trade_tape
 from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
 from engine.clock import SimClock
 from engine.kernels.ledger_nb import equity_at_nb
+from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE, G_PENDING
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -121,20 +122,24 @@ def run_backtest(
     k = 0  # next trade
     end = int(t_ts[-1]) + 1 if n else start
     search = t_ts.searchsorted
+    grid = market.grid
+    assert grid is not None
+    next_timer, advance, now = clock.next_timer_ns, clock.advance_to, clock.now_ns
     for i_news in range(len(items) + 1):
         boundary_news = items[i_news].ts_init if i_news < len(items) else end
         while True:
-            timer = clock.next_timer_ns()
+            timer = next_timer()
             limit = boundary_news if timer is None or timer > boundary_news else timer
-            market.set_limit(limit)
+            grid[G_LIMIT] = limit
             j = int(search(limit, side="left"))
             if j > k:
                 engine.on_trades(None, t_ts[k:j], t_px[k:j], t_slot[k:j])
                 k = j
-            if not market.grid_idle:
+            # grid points before the limit, then (after the timers due then) at it
+            if grid[G_PENDING] >= 0 or min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) < limit:
                 market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=False)
-            clock.advance_to(max(clock.now_ns(), limit))  # fires timers due by now
-            if not market.grid_idle:
+            advance(max(now(), limit))  # fires timers due by now
+            if min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) == limit:
                 market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=True)
             if limit >= boundary_news:
                 break

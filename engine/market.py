@@ -57,6 +57,8 @@ class MarketState:
         self.beta_alpha = beta_alpha
         self.skipped = 0
         self.grid: np.ndarray | None = None  # set by `start_grid` (backtests)
+        self._exposure_keys: tuple[str, ...] = ()
+        self._exposure_idx = np.zeros(0, np.intp)
         self._marks = np.zeros(0, np.int64)
 
     def start_grid(self, start_ns: int, mark_every_ns: int, sample_every_ns: int) -> None:
@@ -134,8 +136,14 @@ class MarketState:
         )  # fmt: skip
 
     def _exposures(self, positions: dict[str, float]) -> np.ndarray:
-        try:  # every symbol tracked: the common case, no per-symbol Python beyond the lookup
-            idx = np.fromiter(map(self.slot.__getitem__, positions), np.intp, len(positions))
+        keys = tuple(positions)
+        try:  # every symbol tracked: the common case; books change only on fills, so the
+            # slots of the last set of symbols asked about are kept
+            if keys == self._exposure_keys:
+                idx = self._exposure_idx
+            else:
+                idx = np.fromiter(map(self.slot.__getitem__, keys), np.intp, len(keys))
+                self._exposure_keys, self._exposure_idx = keys, idx
             qty_all = np.fromiter(positions.values(), np.float64, len(positions))
             exposures: np.ndarray = qty_all * self.last_price[idx]
             return exposures
