@@ -420,7 +420,7 @@ def _trades(
     column = np.array([1 + sectors.index(s) for s in market.sectors], np.int64)
     factors = _factors(rng, len(sectors), len(days))
     z = rng.standard_normal(size=(ts.shape[0],))
-    draw = rng.lognormal(np.log(100.0), 1.0, ts.shape[0])
+    draw = np.asarray(rng.lognormal(np.log(100.0), 1.0, ts.shape[0]))
     np.round(draw, out=draw)
     np.maximum(draw, 1, out=draw)
     size = draw.astype(np.int64)
