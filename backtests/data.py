@@ -60,13 +60,22 @@ def trade_tape(trades: pl.DataFrame) -> TradeTape:
     symbols = sorted(trades["symbol"].unique().to_list())  # a symbol's slot: its index here
     slot = trades["symbol"].cast(pl.Enum(symbols)).to_physical().to_numpy().astype(np.int32)
     ts = trades["ts"].cast(pl.Int64).to_numpy()
-    order = np.argsort(ts, kind="stable")  # runs of sorted times (per symbol) merge quickly
+    order = _time_order(ts)
     return TradeTape(
         ts=ts[order],
         slot=slot[order],
         price=trades["price"].cast(pl.Float64).to_numpy()[order],
         symbols=symbols,
     )
+
+
+def _time_order(ts: np.ndarray, slot: np.ndarray | None = None) -> np.ndarray:
+    """Stable order by time (then slot): polars sorts on all cores, 32-bit indices."""
+    keys = pl.DataFrame({"ts": ts} if slot is None else {"ts": ts, "slot": slot})
+    order: np.ndarray = (
+        keys.select(pl.arg_sort_by(keys.columns, maintain_order=True)).to_series().to_numpy()
+    )
+    return order
 
 
 def load_tape(path: Path) -> TradeTape:
@@ -85,7 +94,7 @@ def load_tape(path: Path) -> TradeTape:
     ts = frame["ts"].to_numpy()
     price = frame["price"].to_numpy()
     del frame, market
-    order = np.lexsort((slot, ts))
+    order = _time_order(ts, slot)
     return TradeTape(ts=ts[order], slot=slot[order], price=price[order], symbols=symbols)
 
 
