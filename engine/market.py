@@ -1,8 +1,9 @@
 """Per-symbol market state folded from tick batches: last price, volatility, betas.
 
 Python touches a batch, never a tick: `MarketState.on_trades` hands whole arrays to
-`engine.kernels.market_nb`. `reference_fold` and `reference_sample` are the plain-Python twins
-the kernel tests compare against.
+`engine.kernels.market_nb`. In a backtest (`start_grid`) the same fold takes the beta samples and
+equity-mark times on fixed grids. `reference_fold`, `reference_sample`, `reference_grid` and
+`reference_equity_at` are the plain-Python twins the kernel tests compare against.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engine.kernels.market_nb import (
     G_NEXT_SAMPLE,
     G_PENDING,
     G_SIZE,
+    G_STEP_MARK,
     fold_grid_nb,
     fold_trades_nb,
     grid_until_nb,
@@ -79,16 +81,24 @@ class MarketState:
         assert self.grid is not None
         self.grid[G_LIMIT] = limit_ns
 
-    def _room(self, n: int) -> None:
-        assert self.grid is not None
-        need = int(self.grid[G_N_MARKS]) + 2 * n + 8
+    def _room(self, n: int, last_ts: int) -> None:
+        """Make room for the marks a call can take: at most two per trade, and no more than
+        the grid points up to the later of its last trade and the limit."""
+        grid = self.grid
+        assert grid is not None
+        upper = max(int(grid[G_LIMIT]), last_ts)
+        step = int(grid[G_STEP_MARK])
+        span = max(0, (upper - int(grid[G_NEXT_MARK])) // step) + 2
+        need = int(grid[G_N_MARKS]) + min(2 * n + 8, span)
         if need > self._marks.shape[0]:
-            self._marks = np.concatenate([self._marks, np.zeros(need * 2, np.int64)])
+            grown = np.zeros(max(need, 2 * self._marks.shape[0]), np.int64)
+            grown[: self._marks.shape[0]] = self._marks
+            self._marks = grown
 
     def grid_until(self, next_ts: int, has_next: bool, end_ns: int, at_limit: bool) -> None:
         """Take the grid points before the limit (and at it with `at_limit`); see the kernel."""
         assert self.grid is not None
-        self._room(1)
+        self._room(1, next_ts)
         grid_until_nb(
             next_ts, next_ts if has_next else end_ns, has_next, at_limit, self.last_price,
             self.prev_price, self.sector, self.n_sectors, self.cov_mkt, self.var_mkt,
@@ -121,7 +131,7 @@ class MarketState:
                 slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns
             )
             return
-        self._room(ts.shape[0])
+        self._room(ts.shape[0], int(ts[-1]) if ts.shape[0] else 0)
         self.skipped += fold_grid_nb(
             slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns,
             self.prev_price, self.sector, self.n_sectors, self.cov_mkt, self.var_mkt,

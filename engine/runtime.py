@@ -125,8 +125,11 @@ class Engine:
     ) -> list[Fill]:
         """Fold a time-sorted trade batch into market state; book and report the venue's fills.
 
-        `slots` (from `market.slots_of`) may be passed when the caller mapped symbols already,
-        so no Python runs per trade.
+        Fills reach strategies one at a time in time order, each when the market has folded the
+        trades up to it (and the timers due before it have fired); an order sent meanwhile can
+        fill later in the same batch, before fills still queued. `slots` (from
+        `market.slots_of`) may be passed when the caller mapped symbols already, so no Python
+        runs per trade.
         """
         if slots is None:
             assert symbols is not None, "give symbols or slots"
