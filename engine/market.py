@@ -81,15 +81,18 @@ class MarketState:
         assert self.grid is not None
         self.grid[G_LIMIT] = limit_ns
 
-    def _room(self, n: int, last_ts: int) -> None:
-        """Make room for the marks a call can take: at most two per trade, and no more than
-        the grid points up to the later of its last trade and the limit."""
+    def _room(self, n: int | None, last_ts: int) -> None:
+        """Make room for the marks a call can take: never more than the grid points up to the
+        later of its last trade and the limit, and (folding `n` trades) at most two a trade.
+
+        Without trades (`grid_until`) every grid point before the limit may be taken: past the
+        last trade, quiet stretches are not skipped."""
         grid = self.grid
         assert grid is not None
         upper = max(int(grid[G_LIMIT]), last_ts)
         step = int(grid[G_STEP_MARK])
         span = max(0, (upper - int(grid[G_NEXT_MARK])) // step) + 2
-        need = int(grid[G_N_MARKS]) + min(2 * n + 8, span)
+        need = int(grid[G_N_MARKS]) + (span if n is None else min(2 * n + 8, span))
         if need > self._marks.shape[0]:
             grown = np.zeros(max(need, 2 * self._marks.shape[0]), np.int64)
             grown[: self._marks.shape[0]] = self._marks
@@ -98,7 +101,7 @@ class MarketState:
     def grid_until(self, next_ts: int, has_next: bool, end_ns: int, at_limit: bool) -> None:
         """Take the grid points before the limit (and at it with `at_limit`); see the kernel."""
         assert self.grid is not None
-        self._room(1, next_ts)
+        self._room(None, max(next_ts, end_ns))
         grid_until_nb(
             next_ts, next_ts if has_next else end_ns, has_next, at_limit, self.last_price,
             self.prev_price, self.sector, self.n_sectors, self.cov_mkt, self.var_mkt,

@@ -131,6 +131,8 @@ def _take_boundary_nb(
         )
         grid[G_NEXT_SAMPLE] += grid[G_STEP_SAMPLE]
     if b == grid[G_NEXT_MARK]:
+        if grid[G_N_MARKS] >= marks.shape[0]:
+            raise IndexError("mark buffer full: the caller sizes it before each call")
         marks[grid[G_N_MARKS]] = b
         grid[G_N_MARKS] += 1
         grid[G_NEXT_MARK] += grid[G_STEP_MARK]

@@ -38,18 +38,22 @@ def replays(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[i
     return ts, slots, px, events, cuts, draw(st.integers(1, 40)), draw(st.integers(1, 40))
 
 
-@given(replays())
-def test_grid_fold_takes_the_marks_and_samples_of_the_event_loop(
-    case: tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int], int, int],
-) -> None:
-    ts, slots, px, events, cuts, step_mark, step_sample = case
+def _drive(
+    ts: np.ndarray,
+    slots: np.ndarray,
+    px: np.ndarray,
+    events: list[int],
+    cuts: list[int],
+    step_mark: int,
+    step_sample: int,
+) -> MarketState:
+    """Fold trades with the grid on, as `run_backtest` drives it (fills cut batches at `cuts`)."""
     start = 0
-    marks, samples = reference_grid(ts.tolist(), events, start, step_mark, step_sample)
     state = MarketState(list("ABCD"), SECTORS, beta_alpha=0.1)
     state.start_grid(start, step_mark, step_sample)
     n, k = ts.shape[0], 0
     end = int(ts[-1]) + 1 if n else start
-    for i in range(len(events) + 1):  # driven as `run_backtest` drives it
+    for i in range(len(events) + 1):
         limit = events[i] if i < len(events) else end
         state.set_limit(limit)
         j = int(np.searchsorted(ts, limit, side="left"))
@@ -62,6 +66,16 @@ def test_grid_fold_takes_the_marks_and_samples_of_the_event_loop(
         state.grid_until(nxt, k < n, end, at_limit=True)
         if limit >= end and i >= len(events) - 1 and k >= n:
             break
+    return state
+
+
+@given(replays())
+def test_grid_fold_takes_the_marks_and_samples_of_the_event_loop(
+    case: tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int], int, int],
+) -> None:
+    ts, slots, px, events, cuts, step_mark, step_sample = case
+    marks, samples = reference_grid(ts.tolist(), events, 0, step_mark, step_sample)
+    state = _drive(ts, slots, px, events, cuts, step_mark, step_sample)
     assert state.mark_times.tolist() == marks
     # the betas are those of sampling at exactly the reference's times
     twin = MarketState(list("ABCD"), SECTORS, beta_alpha=0.1)
@@ -74,6 +88,17 @@ def test_grid_fold_takes_the_marks_and_samples_of_the_event_loop(
     np.testing.assert_allclose(state.cov_mkt, twin.cov_mkt, atol=1e-15)
     np.testing.assert_allclose(state.cov_sec, twin.cov_sec, atol=1e-15)
     np.testing.assert_allclose(state.var_mkt, twin.var_mkt, atol=1e-15)
+
+
+def test_a_headline_long_after_the_last_trade_marks_every_grid_point_up_to_it() -> None:
+    """Past the last trade quiet stretches are not skipped: thousands of marks in one call."""
+    ts = np.array([5, 9, 30], np.int64)
+    slots, px = np.array([0, 1, 0], np.int64), np.array([10.0, 20.0, 11.0])
+    events = [12, 5_000, 9_000]
+    marks, _ = reference_grid(ts.tolist(), events, 0, 1, 3)
+    state = _drive(ts, slots, px, events, [], 1, 3)
+    assert len(marks) > 5_000
+    assert state.mark_times.tolist() == marks
 
 
 @st.composite
