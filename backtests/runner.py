@@ -25,6 +25,7 @@ from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
 from engine.runtime import Engine, RiskLimits
 from engine.scoring import Scorer, Shock
+from engine.scoring.scorer import ShockBatch
 from engine.strategy import Strategy
 
 
@@ -57,26 +58,47 @@ def news_items(news: pl.DataFrame, receipt_latency_s: float) -> list[NewsItem]:
     return items
 
 
+_SINGLE_HINTS = 16  # `Scorer.score` keeps at most this many symbol hints, `score_batch` all
+
+
 class _Prescored:
-    """Hands the engine shocks scored in one batch before the replay.
+    """Hands the engine shocks scored in batches before the replay.
 
     Scoring depends only on the headlines and the novelty state in receipt order, never on
     prices or on what strategies do, so scoring every headline up front in that order gives the
-    same shocks as scoring each on receipt; a shock is built (and handed over) on receipt.
+    same shocks as scoring each on receipt; a shock is built (and handed over) on receipt. The
+    rare item with more symbols than `Scorer.score` takes as hints is scored by it, in its place
+    in the order, so every shock is the one `Scorer.score` gives.
     """
 
     def __init__(self, scorer: Scorer, items: list[NewsItem]) -> None:
         self.universe = scorer.universe
         scorer.reset_novelty()
-        self._batch = scorer.score_batch(items)
         self._items = items
         self._next = 0
+        self._where: list[tuple[ShockBatch | Shock, int]] = []
+        run: list[NewsItem] = []
+
+        def flush() -> None:
+            if run:
+                batch = scorer.score_batch(list(run))
+                self._where.extend((batch, i) for i in range(len(run)))
+                run.clear()
+
+        for item in items:
+            if len(item.symbols) > _SINGLE_HINTS:
+                flush()
+                self._where.append((scorer.score(item), 0))
+            else:
+                run.append(item)
+        flush()
 
     def score(self, item: NewsItem) -> Shock:
         i = self._next
         assert item is self._items[i], "headlines must reach the engine in receipt order"
         self._next += 1
-        return self._batch.shock(i)
+        found, row = self._where[i]
+        return found if isinstance(found, Shock) else found.shock(row)
 
 
 def run_backtest(

@@ -82,3 +82,26 @@ def test_a_fill_of_an_order_sent_on_a_fill_comes_before_later_fills(scorer: Scor
     engine.on_trades(None, ts, np.array([10.0, 10.5, 11.0, 21.0]), np.array([0, 0, 0, 1]))
     # fills at 10 (A), 20 (the follow-up, sent at 10), 40 (B): heard in that order, on time
     assert spy.heard == [(10, 10), (20, 20), (40, 40)]
+
+
+def test_headlines_scored_up_front_are_the_shocks_scored_on_receipt(scorer: Scorer) -> None:
+    """Batches, and single scoring for items with more symbols than `Scorer.score` hints."""
+    from backtests.runner import _Prescored
+    from engine.news import NewsItem
+
+    many = [c.symbol for c in scorer.universe.companies[:60:3]]
+    texts = [
+        ("Nvidia beats estimates as AI chip demand soars", ["NVDA"]),
+        ("Chipmakers rally after a supplier raises guidance", many),
+        ("Nvidia beats estimates as AI chip demand soars", []),
+        ("Apple recalls phones over battery fires", ["AAPL"]),
+    ]
+    items = [
+        NewsItem(id=str(i), headline=h, symbols=s, ts_event=10**18 + i * 10**9, ts_init=10**18 + i * 10**9 + 1)
+        for i, (h, s) in enumerate(texts)
+    ]  # fmt: skip
+    pre = _Prescored(scorer, items)
+    got = [pre.score(item) for item in items]
+    scorer.reset_novelty()
+    assert got == [scorer.score(item) for item in items]
+    assert got[2].novelty < 1.0  # the repeat was damped: novelty flowed through
