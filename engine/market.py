@@ -176,30 +176,30 @@ class MarketState:
         """Sum of |position value| at the last prices."""
         return float(np.abs(self._exposures(positions)).sum()) if positions else 0.0
 
+    # `.item` hands back Python floats (the same values): strategies call these per leg
     def price(self, symbol: str) -> float:
         """Last traded price, or NaN if none yet (or the symbol is not tracked)."""
         s = self.slot.get(symbol)
-        p = self.last_price[s] if s is not None else 0.0
-        return float(p) if p > 0 else math.nan
+        p = self.last_price.item(s) if s is not None else 0.0
+        return p if p > 0 else math.nan
 
     def daily_vol(self, symbol: str) -> float:
         """Volatility of a 6.5-hour session implied by the recent trade-to-trade returns."""
         s = self.slot.get(symbol)
-        return math.sqrt(self.var_rate[s] * SECONDS_PER_SESSION) if s is not None else math.nan
+        return math.sqrt(self.var_rate.item(s) * SECONDS_PER_SESSION) if s is not None else math.nan
 
     def beta(self, symbol: str) -> float:
         """EWMA beta to the equal-weighted market of tracked symbols (1.0 before data)."""
-        v, s = self.var_mkt[0], self.slot.get(symbol)
-        return float(self.cov_mkt[s] / v) if v > 0 and s is not None else 1.0
+        v, s = self.var_mkt.item(0), self.slot.get(symbol)
+        return self.cov_mkt.item(s) / v if v > 0 and s is not None else 1.0
 
     def sector_beta(self, symbol: str) -> float:
         """EWMA beta to the symbol's sector peers (1.0 before data)."""
         s = self.slot.get(symbol)
-        return (
-            float(self.cov_sec[s] / self.var_sec[s])
-            if s is not None and self.var_sec[s] > 0
-            else 1.0
-        )
+        if s is None:
+            return 1.0
+        v = self.var_sec.item(s)
+        return self.cov_sec.item(s) / v if v > 0 else 1.0
 
 
 def reference_fold(
