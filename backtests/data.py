@@ -69,13 +69,23 @@ def trade_tape(trades: pl.DataFrame) -> TradeTape:
     )
 
 
-def _time_order(ts: np.ndarray, slot: np.ndarray | None = None) -> np.ndarray:
-    """Stable order by time (then slot): polars sorts on all cores, 32-bit indices."""
-    keys = pl.DataFrame({"ts": ts} if slot is None else {"ts": ts, "slot": slot})
+def _time_order(ts: np.ndarray) -> np.ndarray:
+    """Stable order by time: polars sorts on all cores, 32-bit indices."""
+    keys = pl.DataFrame({"ts": ts})
     order: np.ndarray = (
-        keys.select(pl.arg_sort_by(keys.columns, maintain_order=True)).to_series().to_numpy()
+        keys.select(pl.arg_sort_by("ts", maintain_order=True)).to_series().to_numpy()
     )
     return order
+
+
+def _in_time_order(ts: np.ndarray, slot: np.ndarray, block: int = 1 << 20) -> bool:
+    """True if rows are sorted by (ts, slot); checked in blocks, so temporaries stay small."""
+    for lo in range(0, max(0, ts.shape[0] - 1), block):
+        hi = min(lo + block + 1, ts.shape[0])
+        dt, step = np.diff(ts[lo:hi]), np.diff(slot[lo:hi])
+        if not bool(np.all((dt > 0) | ((dt == 0) & (step >= 0)))):
+            return False
+    return True
 
 
 def load_tape(path: Path) -> TradeTape:
@@ -85,7 +95,7 @@ def load_tape(path: Path) -> TradeTape:
     the time order is the one `trade_tape(load_market(path).frame)` gives (ties in time by
     symbol, then by row).
     """
-    market = _read_market(Path(path))
+    market = _read_market(Path(path), lean=True)
     if market.kind != "trades":
         raise DataError(f"{path}: holds bars, not trades; use load_market and bars_as_trades")
     frame = market.frame
@@ -94,14 +104,21 @@ def load_tape(path: Path) -> TradeTape:
     ts = frame["ts"].to_numpy()
     price = frame["price"].to_numpy()
     del frame, market
-    order = _time_order(ts, slot)
+    if _in_time_order(
+        ts, slot
+    ):  # a file in time order (ties by symbol) needs no sort and no second copy
+        return TradeTape(ts=ts, slot=slot, price=price, symbols=symbols)
+    order = np.lexsort((slot, ts))  # by time, then symbol, then row; low on memory
     return TradeTape(ts=ts[order], slot=slot[order], price=price[order], symbols=symbols)
 
 
-def _read_table(path: Path) -> pl.DataFrame:
+def _read_table(path: Path, skip: tuple[str, ...] = ()) -> pl.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
+            if skip:  # columns the caller does not need are never decoded
+                names = [c for c in pl.read_parquet_schema(path) if c not in skip]
+                return pl.read_parquet(path, columns=names)
             return pl.read_parquet(path)
         if suffix == ".csv":
             return pl.read_csv(
@@ -236,12 +253,12 @@ def load_market(path: Path) -> MarketData:
     return MarketData(market.kind, _sort_by_symbol_time(market.frame))
 
 
-def _read_market(path: Path) -> MarketData:
-    """Read and check market data, in file order."""
+def _read_market(path: Path, lean: bool = False) -> MarketData:
+    """Read and check market data, in file order; `lean`: trades without their sizes."""
     frames = []
     kind = ""
     for file, symbol in _market_files(path):
-        frame = _read_table(file)
+        frame = _read_table(file, ("size",) if lean else ())
         if symbol is not None and "symbol" not in frame.columns:
             frame = frame.with_columns(pl.lit(symbol).alias("symbol"))
         this_kind = "trades" if "price" in frame.columns else "bars"
@@ -250,7 +267,7 @@ def _read_market(path: Path) -> MarketData:
                 f"{file}: holds {this_kind} but earlier files hold {kind}: use one kind"
             )
         kind = this_kind
-        frames.append(_normalise_market(frame, file, kind))
+        frames.append(_normalise_market(frame, file, kind, lean))
     data = pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
     return MarketData(kind, data)
 
@@ -292,18 +309,20 @@ def _normal_symbols(symbol: pl.Series) -> pl.Series:
     return symbol.replace_strict(dict(zip(names.to_list(), normal.to_list(), strict=True)))
 
 
-def _normalise_market(frame: pl.DataFrame, file: Path, kind: str) -> pl.DataFrame:
+def _normalise_market(
+    frame: pl.DataFrame, file: Path, kind: str, lean: bool = False
+) -> pl.DataFrame:
     if kind == "trades":
-        _require(frame, file, TRADE_COLUMNS)
+        _require(frame, file, TRADE_COLUMNS[:3] if lean else TRADE_COLUMNS)
         ts = _to_ns(frame, "ts", file)
-        out = pl.DataFrame(
-            {
-                "ts": ts,
-                "symbol": _normal_symbols(frame["symbol"]),
-                "price": frame["price"].cast(pl.Float64, strict=False),
-                "size": frame["size"].cast(pl.Float64, strict=False),
-            }
-        )
+        columns = {
+            "ts": ts,
+            "symbol": _normal_symbols(frame["symbol"]),
+            "price": frame["price"].cast(pl.Float64, strict=False),
+        }
+        if not lean:
+            columns["size"] = frame["size"].cast(pl.Float64, strict=False)
+        out = pl.DataFrame(columns)
     else:
         _require(frame, file, BAR_COLUMNS)
         time_column = "ts" if "ts" in frame.columns else "date"

@@ -105,3 +105,24 @@ def test_headlines_scored_up_front_are_the_shocks_scored_on_receipt(scorer: Scor
     scorer.reset_novelty()
     assert got == [scorer.score(item) for item in items]
     assert got[2].novelty < 1.0  # the repeat was damped: novelty flowed through
+
+
+def test_a_tape_from_a_file_in_symbol_order_with_ties_in_time(tmp_path: Path) -> None:
+    import polars as pl
+
+    frame = pl.DataFrame(
+        {
+            "ts": [5, 5, 9, 1, 5, 5, 7, 2],
+            "symbol": ["b", "b", "b", "a", "a", "a", "c", "c"],
+            "price": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+            "size": [1] * 8,
+        }
+    )
+    path = tmp_path / "trades.parquet"
+    frame.write_parquet(path)
+    direct = load_tape(path)
+    made = trade_tape(load_market(path).frame)
+    assert direct.symbols == made.symbols == ["A", "B", "C"]
+    assert direct.ts.tolist() == made.ts.tolist() == [1, 2, 5, 5, 5, 5, 7, 9]
+    assert direct.price.tolist() == made.price.tolist() == [4.0, 8.0, 5.0, 6.0, 1.0, 2.0, 7.0, 3.0]
+    assert direct.slot.tolist() == made.slot.tolist()
