@@ -112,7 +112,7 @@ def test_a_tape_from_a_file_in_symbol_order_with_ties_in_time(tmp_path: Path) ->
 
     frame = pl.DataFrame(
         {
-            "ts": [5, 5, 9, 1, 5, 5, 7, 2],
+            "ts": [5, 5, 9, 1, 5, 5, 2, 7],
             "symbol": ["b", "b", "b", "a", "a", "a", "c", "c"],
             "price": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
             "size": [1] * 8,
@@ -123,6 +123,6 @@ def test_a_tape_from_a_file_in_symbol_order_with_ties_in_time(tmp_path: Path) ->
     direct = load_tape(path)
     made = trade_tape(load_market(path).frame)
     assert direct.symbols == made.symbols == ["A", "B", "C"]
-    assert direct.ts.tolist() == made.ts.tolist() == [1, 2, 5, 5, 5, 5, 7, 9]
-    assert direct.price.tolist() == made.price.tolist() == [4.0, 8.0, 5.0, 6.0, 1.0, 2.0, 7.0, 3.0]
+    assert direct.ts.tolist() == made.ts.tolist() == [t * 10**9 for t in (1, 2, 5, 5, 5, 5, 7, 9)]
+    assert direct.price.tolist() == made.price.tolist() == [4.0, 7.0, 5.0, 6.0, 1.0, 2.0, 8.0, 3.0]
     assert direct.slot.tolist() == made.slot.tolist()
