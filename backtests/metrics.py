@@ -8,6 +8,7 @@ import math
 import numpy as np
 import polars as pl
 
+from backtests.data import TradeTape
 from backtests.runner import BacktestResult
 
 HORIZONS_S = {"1m": 60, "5m": 300, "30m": 1800, "1d": 86_400}
@@ -15,7 +16,9 @@ BAR_HORIZONS_S = {"1d": 86_400, "2d": 2 * 86_400, "5d": 5 * 86_400}  # daily bar
 
 
 def event_table(
-    result: BacktestResult, trades: pl.DataFrame, horizons: dict[str, int] = HORIZONS_S
+    result: BacktestResult,
+    trades: pl.DataFrame | TradeTape,
+    horizons: dict[str, int] = HORIZONS_S,
 ) -> pl.DataFrame:
     """One row per (headline, leg): predicted score and the realised log move at each horizon.
 
@@ -39,7 +42,17 @@ def event_table(
     schema = {"news_id": pl.String, "ts_init": pl.Int64, "headline": pl.String, "events": pl.String,
               "symbol": pl.String, "role": pl.String, "is_subject": pl.Boolean, "score": pl.Float64}  # fmt: skip
     legs = pl.DataFrame(rows, schema=schema)
-    return add_moves(legs, trades.select("symbol", "ts", "price").sort("ts"), horizons)
+    if isinstance(trades, pl.DataFrame):
+        return add_moves(legs, trades.select("symbol", "ts", "price").sort("ts"), horizons)
+    # a tape: join on symbol slots, never building 10 million strings
+    slot_of = {s: i for i, s in enumerate(trades.symbols)}
+    keyed = legs.with_columns(
+        pl.col("symbol").alias("_name"),
+        pl.col("symbol").replace_strict(slot_of, default=-1, return_dtype=pl.Int32),
+    )
+    prices = pl.DataFrame({"symbol": trades.slot, "ts": trades.ts, "price": trades.price})
+    moved = add_moves(keyed, prices, horizons)
+    return moved.with_columns(pl.col("_name").alias("symbol")).drop("_name")
 
 
 def add_moves(legs: pl.DataFrame, prices: pl.DataFrame, horizons: dict[str, int]) -> pl.DataFrame:

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import polars as pl
 
+from backtests.data import TradeTape, trade_tape
 from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
 from engine.clock import SimClock
+from engine.kernels.ledger_nb import equity_at_nb
+from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE, G_PENDING
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
 from engine.runtime import Engine, RiskLimits
 from engine.scoring import Scorer, Shock
+from engine.scoring.scorer import ShockBatch
 from engine.strategy import Strategy
 
 
@@ -38,9 +43,67 @@ class BacktestResult:
     strategy_ids: list[str] = field(default_factory=list)
 
 
+def news_items(news: pl.DataFrame, receipt_latency_s: float) -> list[NewsItem]:
+    """Headlines from `load_news` as items received `receipt_latency_s` after publication, in
+    receipt order."""
+    latency = int(receipt_latency_s * 1e9)
+    columns = (
+        news[c].to_list() for c in ("id", "headline", "summary", "symbols", "source", "ts_event")
+    )
+    items = [
+        NewsItem(id=i, headline=h, summary=s, symbols=sy or [], source=so, ts_event=t, ts_init=t + latency)
+        for i, h, s, sy, so, t in zip(*columns, strict=True)
+    ]  # fmt: skip
+    items.sort(key=lambda x: x.ts_init)
+    return items
+
+
+_SINGLE_HINTS = 16  # `Scorer.score` keeps at most this many symbol hints, `score_batch` all
+
+
+class _Prescored:
+    """Hands the engine shocks scored in batches before the replay.
+
+    Scoring depends only on the headlines and the novelty state in receipt order, never on
+    prices or on what strategies do, so scoring every headline up front in that order gives the
+    same shocks as scoring each on receipt; a shock is built (and handed over) on receipt. The
+    rare item with more symbols than `Scorer.score` takes as hints is scored by it, in its place
+    in the order, so every shock is the one `Scorer.score` gives.
+    """
+
+    def __init__(self, scorer: Scorer, items: list[NewsItem]) -> None:
+        self.universe = scorer.universe
+        scorer.reset_novelty()
+        self._items = items
+        self._next = 0
+        self._where: list[tuple[ShockBatch | Shock, int]] = []
+        run: list[NewsItem] = []
+
+        def flush() -> None:
+            if run:
+                batch = scorer.score_batch(list(run))
+                self._where.extend((batch, i) for i in range(len(run)))
+                run.clear()
+
+        for item in items:
+            if len(item.symbols) > _SINGLE_HINTS:
+                flush()
+                self._where.append((scorer.score(item), 0))
+            else:
+                run.append(item)
+        flush()
+
+    def score(self, item: NewsItem) -> Shock:
+        i = self._next
+        assert item is self._items[i], "headlines must reach the engine in receipt order"
+        self._next += 1
+        found, row = self._where[i]
+        return found if isinstance(found, Shock) else found.shock(row)
+
+
 def run_backtest(
     news: pl.DataFrame,
-    trades: pl.DataFrame,
+    trades: pl.DataFrame | TradeTape,
     strategies: Sequence[Strategy],
     scorer: Scorer,
     *,
@@ -52,75 +115,55 @@ def run_backtest(
     sample_every_s: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
-    """Replay `news` (from `load_news`) and `trades` (`ts, symbol, price, size`) through strategies."""
-    trades = trades.sort("ts", maintain_order=True)
-    t_ts = trades["ts"].to_numpy().astype(np.int64)
-    t_px = trades["price"].to_numpy().astype(np.float64)
-    symbols = sorted(trades["symbol"].unique().to_list())  # a symbol's slot: its index here
+    """Replay `news` (from `load_news`) and `trades` (`ts, symbol, price, size`, or a
+    `TradeTape`) through strategies.
+
+    The engine sees events in time order: trades in batches up to the next headline or timer,
+    fills at their own time, timers, then headlines. Beta samples and equity marks fall on fixed
+    grids inside batches (kernels), never cutting them.
+    """
+    tape = trades if isinstance(trades, TradeTape) else trade_tape(trades)
+    t_ts, t_px, t_slot = tape.ts, tape.price, tape.slot
+    symbols = tape.symbols
     slot_of = {sym: i for i, sym in enumerate(symbols)}
-    t_slot = trades["symbol"].replace_strict(slot_of, return_dtype=pl.Int64).to_numpy()
     sectors = [_sector(scorer, s) for s in symbols]
     market = MarketState(symbols, sectors)
     first_news = int(news["ts_event"].min()) if news.height else 0  # type: ignore[arg-type]
-    start = min(int(t_ts[0]) if len(t_ts) else first_news, first_news)
+    n = len(t_ts)
+    start = min(int(t_ts[0]) if n else first_news, first_news)
     clock = SimClock(start)
     sim_venue = SimulatedVenue(venue or VenueSettings(), slot_of=slot_of)
-    engine = Engine(scorer, market, clock, sim_venue, risk or RiskLimits())
+    items = news_items(news, receipt_latency_s)
+    engine = Engine(
+        cast(Scorer, _Prescored(scorer, items)), market, clock, sim_venue, risk or RiskLimits()
+    )
     for strategy in strategies:
         engine.add_strategy(strategy, cash=cash)
-    scorer.reset_novelty()
-    latency = int(receipt_latency_s * 1e9)
-    items = [
-        NewsItem(
-            id=row["id"], headline=row["headline"], summary=row["summary"], symbols=row["symbols"] or [],
-            source=row["source"], ts_event=row["ts_event"], ts_init=row["ts_event"] + latency,
-        )
-        for row in news.iter_rows(named=True)
-    ]  # fmt: skip
-    items.sort(key=lambda x: x.ts_init)
-    equity_rows: list[tuple[int, str, float]] = []
-    step = int(equity_every_s * 1e9)
-    next_mark = start + step
-    sample_every = int(sample_every_s * 1e9)
-    next_sample = start + sample_every
+    market.start_grid(start, int(equity_every_s * 1e9), int(sample_every_s * 1e9))
     engine.start()
     k = 0  # next trade
-    n = len(t_ts)
     end = int(t_ts[-1]) + 1 if n else start
+    search = t_ts.searchsorted
+    grid = market.grid
+    assert grid is not None
+    next_timer, advance, now = clock.next_timer_ns, clock.advance_to, clock.now_ns
     for i_news in range(len(items) + 1):
         boundary_news = items[i_news].ts_init if i_news < len(items) else end
         while True:
-            timer = clock.next_timer_ns()
-            boundary = min(
-                boundary_news, next_mark, next_sample, timer if timer is not None else boundary_news
-            )
-            if boundary in (next_mark, next_sample) and (k >= n or t_ts[k] > boundary):
-                # nothing trades before the next mark: jump the marks over the quiet stretch
-                quiet_until = min(
-                    int(t_ts[k]) if k < n else end, boundary_news, timer or boundary_news
-                )
-                next_mark += max(0, (quiet_until - next_mark) // step) * step
-                next_sample += max(0, (quiet_until - next_sample) // sample_every) * sample_every
-                boundary = min(
-                    boundary_news,
-                    next_mark,
-                    next_sample,
-                    timer if timer is not None else boundary_news,
-                )
-            j = int(np.searchsorted(t_ts, boundary, side="left"))
+            timer = next_timer()
+            limit = boundary_news if timer is None or timer > boundary_news else timer
+            grid[G_LIMIT] = limit
+            j = int(search(limit, side="left"))
             if j > k:
                 engine.on_trades(None, t_ts[k:j], t_px[k:j], t_slot[k:j])
-                clock.advance_to(max(clock.now_ns(), int(t_ts[j - 1])))
                 k = j
-            clock.advance_to(max(clock.now_ns(), boundary))  # fires timers due by now
-            if boundary == next_sample:
-                market.sample()
-                next_sample += sample_every
-            if boundary == next_mark:
-                for sid in engine.strategy_ids:
-                    equity_rows.append((boundary, sid, _equity(engine, market, sid)))
-                next_mark += step
-            if boundary >= boundary_news:
+            # grid points before the limit, then (after the timers due then) at it
+            if grid[G_PENDING] >= 0 or min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) < limit:
+                market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=False)
+            advance(max(now(), limit))  # fires timers due by now
+            if min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) == limit:
+                market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=True)
+            if limit >= boundary_news:
                 break
         if i_news < len(items):
             engine.on_news(items[i_news])
@@ -129,9 +172,7 @@ def run_backtest(
         if boundary_news >= end and i_news >= len(items) - 1 and k >= n:
             break
     engine.stop()
-    for sid in engine.strategy_ids:
-        equity_rows.append((clock.now_ns(), sid, _equity(engine, market, sid)))
-    equity = pl.DataFrame(equity_rows, schema=["ts", "strategy_id", "equity"], orient="row")
+    equity = _equity_table(engine, market, tape, cash)
     return BacktestResult(
         shocks=engine.shocks,
         fills=engine.fills,
@@ -142,6 +183,39 @@ def run_backtest(
         skipped_trades=market.skipped,
         strategy_ids=engine.strategy_ids,
     )
+
+
+def _equity_table(
+    engine: Engine, market: MarketState, tape: TradeTape, cash: float
+) -> pl.DataFrame:
+    """Equity of every book at each grid mark (from the fills), then at the end."""
+    sids = engine.strategy_ids
+    book_of = {sid: b for b, sid in enumerate(sids)}
+    fills = sorted(
+        (f for f in engine.fills if f.strategy_id in book_of and f.symbol in market.slot),
+        key=lambda f: f.ts_event,
+    )
+    marks = market.mark_times
+    values = equity_at_nb(
+        tape.slot, tape.ts, tape.price,
+        np.array([f.ts_event for f in fills], np.int64),
+        np.array([market.slot[f.symbol] for f in fills], np.int64),
+        np.array([book_of[f.strategy_id] for f in fills], np.int64),
+        np.array([f.qty for f in fills], np.float64),
+        np.array([f.price for f in fills], np.float64),
+        np.array([f.commission for f in fills], np.float64),
+        marks, np.full(len(sids), cash), len(market.symbols),
+    )  # fmt: skip
+    now = engine.clock.now_ns()
+    frame = pl.DataFrame(
+        {
+            "ts": np.repeat(marks, len(sids)).tolist() + [now] * len(sids),
+            "strategy_id": sids * len(marks) + sids,
+            "equity": values.ravel().tolist() + [_equity(engine, market, sid) for sid in sids],
+        },
+        schema={"ts": pl.Int64, "strategy_id": pl.String, "equity": pl.Float64},
+    )
+    return frame
 
 
 def _equity(engine: Engine, market: MarketState, strategy_id: str) -> float:

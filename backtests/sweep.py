@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from backtests.data import TradeTape
+from backtests.runner import news_items
 from backtests.sweep_nb import sweep_pnl_nb
-from engine.news import NewsItem
 from engine.scoring import Scorer
 
 
@@ -37,22 +38,28 @@ class SweepInputs:
 
 
 def prepare(
-    news: pl.DataFrame, trades: pl.DataFrame, scorer: Scorer, receipt_latency_s: float = 2.0
+    news: pl.DataFrame,
+    trades: pl.DataFrame | TradeTape,
+    scorer: Scorer,
+    receipt_latency_s: float = 2.0,
 ) -> SweepInputs:
     """Score the headlines (receipt = publication + latency) and lay trades out per symbol."""
-    trades = trades.sort(["symbol", "ts"], maintain_order=True)
-    symbols = sorted(trades["symbol"].unique().to_list())
+    if isinstance(trades, TradeTape):
+        symbols = trades.symbols
+        order = np.argsort(trades.slot, kind="stable")  # per symbol, in time order
+        sym_ts, sym_px = trades.ts[order], trades.price[order]
+        counts = np.bincount(trades.slot, minlength=len(symbols))
+        del order
+    else:
+        trades = trades.sort(["symbol", "ts"], maintain_order=True)
+        symbols = sorted(trades["symbol"].unique().to_list())
+        counts = trades.group_by("symbol").len().sort("symbol")["len"].to_numpy()
+        sym_ts = trades["ts"].to_numpy().astype(np.int64)
+        sym_px = trades["price"].to_numpy().astype(np.float64)
     slot = {s: i for i, s in enumerate(symbols)}
-    counts = trades.group_by("symbol").len().sort("symbol")["len"].to_numpy()
     sym_ptr = np.zeros(len(symbols) + 1, np.int64)
     sym_ptr[1:] = np.cumsum(counts)
-    latency = int(receipt_latency_s * 1e9)
-    items = [
-        NewsItem(id=r["id"], headline=r["headline"], summary=r["summary"], symbols=r["symbols"] or [],
-                 source=r["source"], ts_event=r["ts_event"], ts_init=r["ts_event"] + latency)
-        for r in news.iter_rows(named=True)
-    ]  # fmt: skip
-    items.sort(key=lambda x: x.ts_init)
+    items = news_items(news, receipt_latency_s)
     scorer.reset_novelty()
     shocks = scorer.score_batch(items).shocks()
     leg_ptr, leg_slot, leg_score = [0], [], []
@@ -68,8 +75,8 @@ def prepare(
         leg_slot=np.array(leg_slot, np.int64),
         leg_score=np.array(leg_score, np.float64),
         sym_ptr=sym_ptr,
-        sym_ts=trades["ts"].to_numpy().astype(np.int64),
-        sym_px=trades["price"].to_numpy().astype(np.float64),
+        sym_ts=sym_ts,
+        sym_px=sym_px,
         symbols=symbols,
     )
 

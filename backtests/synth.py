@@ -361,6 +361,7 @@ def _trade_times(
     offset_ns = (rng.random(group.shape[0]) * SESSION_S * NS_PER_S).astype(np.int64)
     group, offset_ns = _sort_in_groups(group, offset_ns, counts.size)
     sym, day = group // n_days, group % n_days
+    del group
     ts = _day_start_ns(days)[day] + SESSION_OPEN_S * NS_PER_S + offset_ns
     clock = day * float(CLOCK_DAY_S) + OVERNIGHT_S + offset_ns / NS_PER_S
     return sym, ts, clock
@@ -419,21 +420,26 @@ def _trades(
     column = np.array([1 + sectors.index(s) for s in market.sectors], np.int64)
     factors = _factors(rng, len(sectors), len(days))
     z = rng.standard_normal(size=(ts.shape[0],))
-    size = np.maximum(1, np.round(rng.lognormal(np.log(100.0), 1.0, ts.shape[0]))).astype(np.int64)
+    draw = np.asarray(rng.lognormal(np.log(100.0), 1.0, ts.shape[0]))
+    np.round(draw, out=draw)
+    np.maximum(draw, 1, out=draw)
+    size = draw.astype(np.int64)
+    del draw  # 10M-row temporaries go as soon as they are used: peak memory, not speed
     imp_seg, imp_t0, imp_size, imp_tau = _impact_arrays(truth, market.symbols)
     log_px = log_price_path_nb(
         ts, clock, z, seg, log_p0, sigma, beta, column, factors, GRID_DT_S,
         imp_seg, imp_t0, imp_size, imp_tau, TAU_RANGE_S[1],
     )  # fmt: skip
+    del z, clock
     order = np.argsort(ts, kind="stable")
-    return pl.DataFrame(
-        {
-            "ts": ts[order],
-            "symbol": pl.Series(market.symbols, dtype=pl.String).gather(sym[order]),
-            "price": np.round(np.exp(log_px[order]), 2),
-            "size": size[order],
-        }
-    )
+    ts = ts[order]
+    names = pl.Series(market.symbols, dtype=pl.String).gather(sym[order])
+    del sym
+    price = log_px[order]
+    del log_px
+    np.exp(price, out=price)
+    np.round(price, 2, out=price)
+    return pl.DataFrame({"ts": ts, "symbol": names, "price": price, "size": size[order]})
 
 
 def generate(

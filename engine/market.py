@@ -1,8 +1,9 @@
 """Per-symbol market state folded from tick batches: last price, volatility, betas.
 
 Python touches a batch, never a tick: `MarketState.on_trades` hands whole arrays to
-`engine.kernels.market_nb`. `reference_fold` and `reference_sample` are the plain-Python twins
-the kernel tests compare against.
+`engine.kernels.market_nb`. In a backtest (`start_grid`) the same fold takes the beta samples and
+equity-mark times on fixed grids. `reference_fold`, `reference_sample`, `reference_grid` and
+`reference_equity_at` are the plain-Python twins the kernel tests compare against.
 """
 
 from __future__ import annotations
@@ -12,7 +13,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine.kernels.market_nb import fold_trades_nb, sample_betas_nb
+from engine.kernels.market_nb import (
+    G_LIMIT,
+    G_N_MARKS,
+    G_NEXT_MARK,
+    G_NEXT_SAMPLE,
+    G_PENDING,
+    G_SIZE,
+    G_STEP_MARK,
+    fold_grid_nb,
+    fold_trades_nb,
+    grid_until_nb,
+    sample_betas_nb,
+)
 
 SECONDS_PER_SESSION = 6.5 * 3600
 
@@ -45,6 +58,69 @@ class MarketState:
         self.halflife_ns = vol_halflife_s * 1e9
         self.beta_alpha = beta_alpha
         self.skipped = 0
+        self.grid: np.ndarray | None = None  # set by `start_grid` (backtests)
+        self._exposure_keys: tuple[str, ...] = ()
+        self._exposure_idx = np.zeros(0, np.intp)
+        self._marks = np.zeros(0, np.int64)
+
+    def start_grid(self, start_ns: int, mark_every_ns: int, sample_every_ns: int) -> None:
+        """Take beta samples (and record equity-mark times) on fixed grids while folding trades.
+
+        The backtest runner uses this instead of calling `sample` between batches: a stretch
+        with no trade and no event keeps only its first and last grid point. Before each batch,
+        `set_limit` gives the time of the next engine event (headline or timer).
+        """
+        grid = np.zeros(G_SIZE, np.int64)
+        grid[:] = (start_ns + mark_every_ns, start_ns + sample_every_ns, mark_every_ns,
+                   sample_every_ns, -1, start_ns, 0)  # fmt: skip
+        self.grid = grid
+        self._marks = np.zeros(1024, np.int64)
+
+    def set_limit(self, limit_ns: int) -> None:
+        """Time of the next engine event: grid points at or after it wait for `grid_until`."""
+        assert self.grid is not None
+        self.grid[G_LIMIT] = limit_ns
+
+    def _room(self, n: int | None, last_ts: int) -> None:
+        """Make room for the marks a call can take: never more than the grid points up to the
+        later of its last trade and the limit, and (folding `n` trades) at most two a trade.
+
+        Without trades (`grid_until`) every grid point before the limit may be taken: past the
+        last trade, quiet stretches are not skipped."""
+        grid = self.grid
+        assert grid is not None
+        upper = max(int(grid[G_LIMIT]), last_ts)
+        step = int(grid[G_STEP_MARK])
+        span = max(0, (upper - int(grid[G_NEXT_MARK])) // step) + 2
+        need = int(grid[G_N_MARKS]) + (span if n is None else min(2 * n + 8, span))
+        if need > self._marks.shape[0]:
+            grown = np.zeros(max(need, 2 * self._marks.shape[0]), np.int64)
+            grown[: self._marks.shape[0]] = self._marks
+            self._marks = grown
+
+    def grid_until(self, next_ts: int, has_next: bool, end_ns: int, at_limit: bool) -> None:
+        """Take the grid points before the limit (and at it with `at_limit`); see the kernel."""
+        assert self.grid is not None
+        self._room(None, max(next_ts, end_ns))
+        grid_until_nb(
+            next_ts, next_ts if has_next else end_ns, has_next, at_limit, self.last_price,
+            self.prev_price, self.sector, self.n_sectors, self.cov_mkt, self.var_mkt,
+            self.cov_sec, self.var_sec, self.beta_alpha, self.grid, self._marks,
+        )  # fmt: skip
+
+    @property
+    def grid_idle(self) -> bool:
+        """True when no grid point is pending before the limit (`grid_until` has nothing to do)."""
+        g = self.grid
+        return g is None or (
+            g[G_PENDING] < 0 and min(g[G_NEXT_MARK], g[G_NEXT_SAMPLE]) > g[G_LIMIT]
+        )
+
+    @property
+    def mark_times(self) -> np.ndarray:
+        """Equity-mark times taken on the grid so far."""
+        n = int(self.grid[G_N_MARKS]) if self.grid is not None else 0
+        return self._marks[:n].copy()
 
     def slots_of(self, symbols: Sequence[str]) -> np.ndarray:
         """Slot of each symbol, -1 for symbols not tracked."""
@@ -53,9 +129,17 @@ class MarketState:
 
     def on_trades(self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray) -> None:
         """Fold a batch of trades (slots from `slots_of`, ts in ns, prices)."""
-        self.skipped += fold_trades_nb(
-            slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns
-        )
+        if self.grid is None:
+            self.skipped += fold_trades_nb(
+                slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns
+            )
+            return
+        self._room(ts.shape[0], int(ts[-1]) if ts.shape[0] else 0)
+        self.skipped += fold_grid_nb(
+            slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns,
+            self.prev_price, self.sector, self.n_sectors, self.cov_mkt, self.var_mkt,
+            self.cov_sec, self.var_sec, self.beta_alpha, self.grid, self._marks,
+        )  # fmt: skip
 
     def sample(self) -> None:
         """Take a return sample on the common clock (call it every fixed interval)."""
@@ -65,6 +149,19 @@ class MarketState:
         )  # fmt: skip
 
     def _exposures(self, positions: dict[str, float]) -> np.ndarray:
+        keys = tuple(positions)
+        try:  # every symbol tracked: the common case; books change only on fills, so the
+            # slots of the last set of symbols asked about are kept
+            if keys == self._exposure_keys:
+                idx = self._exposure_idx
+            else:
+                idx = np.fromiter(map(self.slot.__getitem__, keys), np.intp, len(keys))
+                self._exposure_keys, self._exposure_idx = keys, idx
+            qty_all = np.fromiter(positions.values(), np.float64, len(positions))
+            exposures: np.ndarray = qty_all * self.last_price[idx]
+            return exposures
+        except KeyError:
+            pass
         slots = self.slots_of(list(positions))
         qty = np.fromiter(positions.values(), np.float64, len(positions))
         known = slots >= 0
@@ -79,30 +176,30 @@ class MarketState:
         """Sum of |position value| at the last prices."""
         return float(np.abs(self._exposures(positions)).sum()) if positions else 0.0
 
+    # `.item` hands back Python floats (the same values): strategies call these per leg
     def price(self, symbol: str) -> float:
         """Last traded price, or NaN if none yet (or the symbol is not tracked)."""
         s = self.slot.get(symbol)
-        p = self.last_price[s] if s is not None else 0.0
-        return float(p) if p > 0 else math.nan
+        p = self.last_price.item(s) if s is not None else 0.0
+        return p if p > 0 else math.nan
 
     def daily_vol(self, symbol: str) -> float:
         """Volatility of a 6.5-hour session implied by the recent trade-to-trade returns."""
         s = self.slot.get(symbol)
-        return math.sqrt(self.var_rate[s] * SECONDS_PER_SESSION) if s is not None else math.nan
+        return math.sqrt(self.var_rate.item(s) * SECONDS_PER_SESSION) if s is not None else math.nan
 
     def beta(self, symbol: str) -> float:
         """EWMA beta to the equal-weighted market of tracked symbols (1.0 before data)."""
-        v, s = self.var_mkt[0], self.slot.get(symbol)
-        return float(self.cov_mkt[s] / v) if v > 0 and s is not None else 1.0
+        v, s = self.var_mkt.item(0), self.slot.get(symbol)
+        return self.cov_mkt.item(s) / v if v > 0 and s is not None else 1.0
 
     def sector_beta(self, symbol: str) -> float:
         """EWMA beta to the symbol's sector peers (1.0 before data)."""
         s = self.slot.get(symbol)
-        return (
-            float(self.cov_sec[s] / self.var_sec[s])
-            if s is not None and self.var_sec[s] > 0
-            else 1.0
-        )
+        if s is None:
+            return 1.0
+        v = self.var_sec.item(s)
+        return self.cov_sec.item(s) / v if v > 0 else 1.0
 
 
 def reference_fold(
@@ -150,3 +247,70 @@ def reference_sample(
             cov_sec[s] += alpha * (r * peers - cov_sec[s])
             var_sec[s] += alpha * (peers * peers - var_sec[s])
     return list(last)
+
+
+def reference_grid(
+    ts: Sequence[int], events: Sequence[int], start: int, step_mark: int, step_sample: int
+) -> tuple[list[int], list[int]]:
+    """Plain-Python twin of the replay grid (`fold_grid_nb`, `grid_until_nb`).
+
+    The event loop of the backtest as it was written before the kernels took the grid over:
+    boundaries at the engine's events (sorted `events`: headlines and timers), at equity marks
+    and at beta samples; a grid boundary with no trade since the previous boundary makes both
+    grids jump to their last point at or before the next trade or event. Returns the mark
+    times and the sample times taken.
+    """
+    n = len(ts)
+    end = ts[-1] + 1 if n else start
+    next_mark, next_sample = start + step_mark, start + step_sample
+    marks: list[int] = []
+    samples: list[int] = []
+    k = 0
+    for i in range(len(events) + 1):
+        limit = events[i] if i < len(events) else end
+        while True:
+            boundary = min(limit, next_mark, next_sample)
+            if boundary in (next_mark, next_sample) and (k >= n or ts[k] > boundary):
+                quiet_until = min(ts[k] if k < n else end, limit)
+                next_mark += max(0, (quiet_until - next_mark) // step_mark) * step_mark
+                next_sample += max(0, (quiet_until - next_sample) // step_sample) * step_sample
+                boundary = min(limit, next_mark, next_sample)
+            while k < n and ts[k] < boundary:
+                k += 1
+            if boundary == next_sample:
+                samples.append(boundary)
+                next_sample += step_sample
+            if boundary == next_mark:
+                marks.append(boundary)
+                next_mark += step_mark
+            if boundary >= limit:
+                break
+        if limit >= end and i >= len(events) - 1 and k >= n:
+            break
+    return marks, samples
+
+
+def reference_equity_at(
+    trades: Sequence[tuple[int, int, float]],
+    fills: Sequence[tuple[int, int, int, float, float, float]],
+    marks: Sequence[int],
+    cash0: Sequence[float],
+) -> list[list[float]]:
+    """Plain-Python twin of `equity_at_nb`: trades (ts, slot, price), fills (ts, slot, book,
+    qty, price, commission); equity of each book at each mark from what came before it."""
+    out = []
+    for g in marks:
+        last: dict[int, float] = {}
+        for t, s, p in trades:
+            if t < g and s >= 0 and p > 0 and math.isfinite(p):
+                last[s] = p
+        row = []
+        for b, c0 in enumerate(cash0):
+            cash, pos = c0, dict[int, float]()
+            for t, s, book, q, p, fee in fills:
+                if t < g and book == b:
+                    cash -= q * p + fee
+                    pos[s] = pos.get(s, 0.0) + q
+            row.append(cash + sum(q * last.get(s, 0.0) for s, q in pos.items()))
+        out.append(row)
+    return out

@@ -191,8 +191,11 @@ class Engine:
     ) -> list[Fill]:
         """Fold a time-sorted trade batch into market state; book and report the venue's fills.
 
-        `slots` (from `market.slots_of`) may be passed when the caller mapped symbols already,
-        so no Python runs per trade.
+        Fills reach strategies one at a time in time order, each when the market has folded the
+        trades up to it (and the timers due before it have fired); an order sent meanwhile can
+        fill later in the same batch, before fills still queued. `slots` (from
+        `market.slots_of`) may be passed when the caller mapped symbols already, so no Python
+        runs per trade.
         """
         if slots is None:
             assert symbols is not None, "give symbols or slots"
@@ -203,34 +206,37 @@ class Engine:
             if getattr(self.broker, "slot_of", None) is not None or symbols is None
             else symbols
         )
+        fills: list[Fill] = on_trades(keys, ts, price) if on_trades is not None else []
+        if not fills:
+            self.market.on_trades(slots, ts, price)
+            return fills
         advance = getattr(self.clock, "advance_to", None)
         done = 0
-        start = 0
-        every: list[Fill] = []
-        while on_trades is not None and start < ts.shape[0]:
+        i = 0
+        while i < len(fills):
+            # a strategy hears of a fill at its time, seeing prices up to it only; timers due
+            # before the fill fire first, without later prices
+            fill = fills[i]
+            i += 1
             n_intents = len(self.intents)
-            fills: list[Fill] = on_trades(keys[start:], ts[start:], price[start:])
-            for (
-                fill
-            ) in fills:  # a strategy hears of a fill at its time, seeing prices up to it only
-                if (
-                    advance is not None
-                ):  # timers due before the fill fire first, without later prices
-                    advance(max(self.clock.now_ns(), fill.ts_event))
-                cut = int(np.searchsorted(ts, fill.ts_event, side="right"))
-                if cut > done:
-                    self.market.on_trades(slots[done:cut], ts[done:cut], price[done:cut])
-                    done = cut
-                self.on_fill(fill)
-            every.extend(fills)
-            if len(self.intents) == n_intents:
-                break
-            # orders sent while handling these fills may fill later in this same batch
-            first = min(i.ts_init for i in self.intents[n_intents:])
-            start = int(np.searchsorted(ts, first, side="left"))
+            if advance is not None:
+                advance(max(self.clock.now_ns(), fill.ts_event))
+            cut = int(np.searchsorted(ts, fill.ts_event, side="right"))
+            if cut > done:
+                self.market.on_trades(slots[done:cut], ts[done:cut], price[done:cut])
+                done = cut
+            self.on_fill(fill)
+            if len(self.intents) > n_intents:
+                # orders sent now (or by those timers) may fill later in this same batch,
+                # before fills still queued
+                first = min(intent.ts_init for intent in self.intents[n_intents:])
+                start = int(np.searchsorted(ts, first, side="left"))
+                more = on_trades(keys[start:], ts[start:], price[start:])  # type: ignore[misc]
+                if more:
+                    fills[i:] = sorted(fills[i:] + more, key=lambda f: f.ts_event)
         if done < ts.shape[0]:
             self.market.on_trades(slots[done:], ts[done:], price[done:])
-        return every
+        return fills
 
     def on_fill(self, fill: Fill) -> None:
         """Book a fill and tell its strategy."""

@@ -2,7 +2,8 @@
 
 Each headline whose shock clears the threshold becomes a basket: long the legs scored up, short
 the legs scored down, sized by |score| over volatility, its net market beta hedged (with the
-legs themselves, or with an index ETF), its gross notional capped. The basket is closed after a
+legs themselves, or with an index ETF; to the market or, with `beta="sector"`, to each leg's
+sector peers), its gross notional capped. The basket is closed after a
 holding time, or earlier at a stop loss or take profit. Baskets of overlapping shocks net in
 the portfolio because every order is a delta.
 """
@@ -29,6 +30,7 @@ class ShockHedgeConfig(StrategyConfig):
     take_profit: float = 0.04
     check_seconds: float = 60.0
     hedge: Literal["legs", "index", "none"] = "legs"
+    beta: Literal["market", "sector"] = "market"  # which beta the hedge neutralises
     hedge_symbol: str = "SPY"
     min_vol: float = 0.005
 
@@ -71,7 +73,10 @@ class ShockHedge(Strategy):
         }
         if not raw:
             return {}
-        betas = {s: market.beta(s) for s in raw}
+        beta_of = market.beta
+        if cfg.beta == "sector":  # beta to the symbol's sector peers, where the market has it
+            beta_of = getattr(market, "sector_beta", market.beta)
+        betas = {s: beta_of(s) for s in raw}
         exposure = sum(w * betas[s] for s, w in raw.items())
         if cfg.hedge == "legs" and len(raw) > 1:
             b2 = sum(b * b for b in betas.values())

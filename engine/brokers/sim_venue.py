@@ -9,10 +9,12 @@ Deterministic: no randomness at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.kernels.venue_nb import first_trades_nb
 from engine.orders import Fill, OrderIntent
 
 
@@ -75,14 +77,21 @@ class SimulatedVenue:
         fills: list[Fill] = []
         still: list[tuple[int, OrderIntent]] = []
         slip = self.settings.slippage_bps * 1e-4
-        for arrival, intent in self.pending:
-            k0 = int(np.searchsorted(ts, arrival, side="left"))
-            key = intent.symbol if self.slot_of is None else self.slot_of.get(intent.symbol, -1)
-            hits = np.flatnonzero(symbols[k0:] == key)
-            if hits.shape[0] == 0:
+        if self.slot_of is None:
+            hit = reference_first_trades(
+                symbols, ts, [i.symbol for _, i in self.pending], [a for a, _ in self.pending]
+            )
+        else:
+            get = self.slot_of.get
+            order_slot = np.fromiter(
+                (get(i.symbol, -1) for _, i in self.pending), np.int64, len(self.pending)
+            )
+            arrivals = np.fromiter((a for a, _ in self.pending), np.int64, len(self.pending))
+            hit = first_trades_nb(symbols, ts, order_slot, arrivals).tolist()
+        for (arrival, intent), k in zip(self.pending, hit, strict=True):
+            if k < 0:
                 still.append((arrival, intent))
                 continue
-            k = k0 + int(hits[0])
             px = float(price[k]) * (1 + slip if intent.qty > 0 else 1 - slip)
             borrow = self._borrow(intent, px, int(ts[k]))
             fills.append(
@@ -121,3 +130,15 @@ class SimulatedVenue:
             if lots[0][0] <= 1e-12:
                 lots.pop(0)
         return fee
+
+
+def reference_first_trades(
+    keys: np.ndarray, ts: np.ndarray, order_keys: Sequence[object], arrivals: Sequence[int]
+) -> list[int]:
+    """Plain twin of `first_trades_nb` (any key type): first trade of the key at/after arrival."""
+    out = []
+    for key, arrival in zip(order_keys, arrivals, strict=True):
+        k0 = int(np.searchsorted(ts, arrival, side="left"))
+        hits = np.flatnonzero(keys[k0:] == key)
+        out.append(k0 + int(hits[0]) if hits.shape[0] else -1)
+    return out

@@ -95,3 +95,186 @@ def sample_betas_nb(
                 cov_sec[s] += alpha * (r[s] * peers - cov_sec[s])
                 var_sec[s] += alpha * (peers * peers - var_sec[s])
         prev_price[s] = last_price[s]
+
+
+# Replay grid state (int64 array) used by `fold_grid_nb`: the backtest's equity marks and beta
+# samples fall on two fixed grids; a stretch with no trade and no event collapses to its first
+# and last grid point (quiet stretches are skipped).
+G_NEXT_MARK = 0
+G_NEXT_SAMPLE = 1
+G_STEP_MARK = 2
+G_STEP_SAMPLE = 3
+G_PENDING = 4  # the next boundary once decided, else -1
+G_LIMIT = 5  # time of the next engine event (headline or timer): no boundary at or past it here
+G_N_MARKS = 6
+G_SIZE = 7
+
+
+@njit(cache=True)
+def _take_boundary_nb(
+    b: int,
+    grid: np.ndarray,
+    marks: np.ndarray,
+    last_price: np.ndarray,
+    prev_price: np.ndarray,
+    sector: np.ndarray,
+    n_sectors: int,
+    cov_mkt: np.ndarray,
+    var_mkt: np.ndarray,
+    cov_sec: np.ndarray,
+    var_sec: np.ndarray,
+    alpha: float,
+) -> None:
+    if b == grid[G_NEXT_SAMPLE]:
+        sample_betas_nb(
+            last_price, prev_price, sector, n_sectors, cov_mkt, var_mkt, cov_sec, var_sec, alpha
+        )
+        grid[G_NEXT_SAMPLE] += grid[G_STEP_SAMPLE]
+    if b == grid[G_NEXT_MARK]:
+        if grid[G_N_MARKS] >= marks.shape[0]:
+            raise IndexError("mark buffer full: the caller sizes it before each call")
+        marks[grid[G_N_MARKS]] = b
+        grid[G_N_MARKS] += 1
+        grid[G_NEXT_MARK] += grid[G_STEP_MARK]
+
+
+@njit(cache=True)
+def _boundaries_before_nb(
+    t_next: int,
+    t_quiet: int,
+    has_next: bool,
+    grid: np.ndarray,
+    marks: np.ndarray,
+    last_price: np.ndarray,
+    prev_price: np.ndarray,
+    sector: np.ndarray,
+    n_sectors: int,
+    cov_mkt: np.ndarray,
+    var_mkt: np.ndarray,
+    cov_sec: np.ndarray,
+    var_sec: np.ndarray,
+    alpha: float,
+) -> None:
+    """Take every grid boundary that comes before the next trade (at `t_next`) and the limit.
+
+    A boundary b is taken once every trade before b is folded; when no trade falls between the
+    previous boundary and b, both grids jump to their last point at or before the next trade
+    (`t_quiet`) or the limit, whichever is first.
+    """
+    limit = grid[G_LIMIT]
+    while True:
+        if grid[G_PENDING] < 0:
+            b = min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE])
+            if b >= limit:
+                return
+            if not has_next or t_next > b:
+                quiet_until = min(t_quiet, limit)
+                jump = (quiet_until - grid[G_NEXT_MARK]) // grid[G_STEP_MARK]
+                if jump > 0:
+                    grid[G_NEXT_MARK] += jump * grid[G_STEP_MARK]
+                jump = (quiet_until - grid[G_NEXT_SAMPLE]) // grid[G_STEP_SAMPLE]
+                if jump > 0:
+                    grid[G_NEXT_SAMPLE] += jump * grid[G_STEP_SAMPLE]
+                b = min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE])
+                if b >= limit:
+                    return
+            grid[G_PENDING] = b
+        b = grid[G_PENDING]
+        if has_next and t_next < b:
+            return
+        _take_boundary_nb(
+            b, grid, marks, last_price, prev_price, sector, n_sectors,
+            cov_mkt, var_mkt, cov_sec, var_sec, alpha,
+        )  # fmt: skip
+        grid[G_PENDING] = -1
+
+
+@njit(cache=True)
+def fold_grid_nb(
+    slots: np.ndarray,
+    ts: np.ndarray,
+    price: np.ndarray,
+    last_price: np.ndarray,
+    last_ts: np.ndarray,
+    var_rate: np.ndarray,
+    halflife_ns: float,
+    prev_price: np.ndarray,
+    sector: np.ndarray,
+    n_sectors: int,
+    cov_mkt: np.ndarray,
+    var_mkt: np.ndarray,
+    cov_sec: np.ndarray,
+    var_sec: np.ndarray,
+    alpha: float,
+    grid: np.ndarray,
+    marks: np.ndarray,
+) -> int:
+    """`fold_trades_nb`, taking the grid's beta samples and equity-mark times on the way.
+
+    A boundary at b sees the trades before b (not those at b). Returns the trades skipped.
+    `marks` needs room for 2 * len(ts) + 4 more mark times.
+    """
+    skipped = 0
+    ln2 = math.log(2.0)
+    for k in range(ts.shape[0]):
+        t = ts[k]
+        pending = grid[G_PENDING]
+        if (pending >= 0 and t >= pending) or (
+            pending < 0 and min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) < grid[G_LIMIT]
+        ):
+            _boundaries_before_nb(
+                t, t, True, grid, marks, last_price, prev_price, sector, n_sectors,
+                cov_mkt, var_mkt, cov_sec, var_sec, alpha,
+            )  # fmt: skip
+        s = slots[k]
+        p = price[k]
+        if s < 0 or not (p > 0.0) or not math.isfinite(p):
+            skipped += 1
+            continue
+        if last_price[s] > 0.0:
+            dt_ns = t - last_ts[s]
+            if dt_ns < 0:
+                skipped += 1
+                continue
+            if dt_ns > 0:
+                r = math.log(p / last_price[s])
+                a = 1.0 - math.exp(-ln2 * dt_ns / halflife_ns)
+                var_rate[s] += a * (r * r / (dt_ns * 1e-9) - var_rate[s])
+        last_price[s] = p
+        last_ts[s] = t
+    return skipped
+
+
+@njit(cache=True)
+def grid_until_nb(
+    t_next: int,
+    t_quiet: int,
+    has_next: bool,
+    at_limit: bool,
+    last_price: np.ndarray,
+    prev_price: np.ndarray,
+    sector: np.ndarray,
+    n_sectors: int,
+    cov_mkt: np.ndarray,
+    var_mkt: np.ndarray,
+    cov_sec: np.ndarray,
+    var_sec: np.ndarray,
+    alpha: float,
+    grid: np.ndarray,
+    marks: np.ndarray,
+) -> None:
+    """Take the boundaries before the limit once every trade before it is folded.
+
+    `t_next` is the first trade at or after the limit (`has_next` False: none, and `t_quiet` is
+    the end of the data). With `at_limit`, also take a boundary that falls exactly on the limit
+    (call it after the timers due then have fired, before a headline received then).
+    """
+    _boundaries_before_nb(
+        t_next, t_quiet, has_next, grid, marks, last_price, prev_price, sector, n_sectors,
+        cov_mkt, var_mkt, cov_sec, var_sec, alpha,
+    )  # fmt: skip
+    if at_limit and min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) == grid[G_LIMIT]:
+        _take_boundary_nb(
+            grid[G_LIMIT], grid, marks, last_price, prev_price, sector, n_sectors,
+            cov_mkt, var_mkt, cov_sec, var_sec, alpha,
+        )  # fmt: skip

@@ -1,0 +1,173 @@
+"""Replay kernels (grid fold, equity marks, order matching) agree with their plain-Python twins."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.brokers.sim_venue import reference_first_trades
+from engine.kernels.ledger_nb import equity_at_nb
+from engine.kernels.venue_nb import first_trades_nb
+from engine.market import MarketState, reference_equity_at, reference_grid
+from tests.conftest import ROOT
+
+SECTORS = ["a", "a", "b", "b"]
+
+
+def _tape(draw: st.DrawFn, max_size: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    times = draw(st.lists(st.integers(0, 400), max_size=max_size))
+    times.sort()
+    slots = draw(st.lists(st.integers(0, 3), min_size=len(times), max_size=len(times)))
+    prices = draw(
+        st.lists(st.floats(50.0, 150.0), min_size=len(times), max_size=len(times))
+    )  # fmt: skip
+    return np.array(times, np.int64), np.array(slots, np.int64), np.array(prices)
+
+
+@st.composite
+def replays(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int], int, int]:  # fmt: skip
+    ts, slots, px = _tape(draw)
+    events = sorted(draw(st.lists(st.integers(0, 450), max_size=8)))
+    cuts = draw(st.lists(st.integers(0, 60), max_size=4))  # fills split a batch here
+    return ts, slots, px, events, cuts, draw(st.integers(1, 40)), draw(st.integers(1, 40))
+
+
+def _drive(
+    ts: np.ndarray,
+    slots: np.ndarray,
+    px: np.ndarray,
+    events: list[int],
+    cuts: list[int],
+    step_mark: int,
+    step_sample: int,
+) -> MarketState:
+    """Fold trades with the grid on, as `run_backtest` drives it (fills cut batches at `cuts`)."""
+    start = 0
+    state = MarketState(list("ABCD"), SECTORS, beta_alpha=0.1)
+    state.start_grid(start, step_mark, step_sample)
+    n, k = ts.shape[0], 0
+    end = int(ts[-1]) + 1 if n else start
+    for i in range(len(events) + 1):
+        limit = events[i] if i < len(events) else end
+        state.set_limit(limit)
+        j = int(np.searchsorted(ts, limit, side="left"))
+        pieces = sorted({k, j, *(c for c in cuts if k < c < j)})
+        for a, b in itertools.pairwise(pieces):
+            state.on_trades(slots[a:b], ts[a:b], px[a:b])
+        k = j
+        nxt = int(ts[k]) if k < n else end
+        state.grid_until(nxt, k < n, end, at_limit=False)
+        state.grid_until(nxt, k < n, end, at_limit=True)
+        if limit >= end and i >= len(events) - 1 and k >= n:
+            break
+    return state
+
+
+@given(replays())
+def test_grid_fold_takes_the_marks_and_samples_of_the_event_loop(
+    case: tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int], int, int],
+) -> None:
+    ts, slots, px, events, cuts, step_mark, step_sample = case
+    marks, samples = reference_grid(ts.tolist(), events, 0, step_mark, step_sample)
+    state = _drive(ts, slots, px, events, cuts, step_mark, step_sample)
+    assert state.mark_times.tolist() == marks
+    # the betas are those of sampling at exactly the reference's times
+    twin = MarketState(list("ABCD"), SECTORS, beta_alpha=0.1)
+    k = 0
+    for t in samples:
+        j = int(np.searchsorted(ts, t, side="left"))
+        twin.on_trades(slots[k:j], ts[k:j], px[k:j])
+        k = j
+        twin.sample()
+    np.testing.assert_allclose(state.cov_mkt, twin.cov_mkt, atol=1e-15)
+    np.testing.assert_allclose(state.cov_sec, twin.cov_sec, atol=1e-15)
+    np.testing.assert_allclose(state.var_mkt, twin.var_mkt, atol=1e-15)
+
+
+def test_a_headline_long_after_the_last_trade_marks_every_grid_point_up_to_it() -> None:
+    """Past the last trade quiet stretches are not skipped: thousands of marks in one call."""
+    ts = np.array([5, 9, 30], np.int64)
+    slots, px = np.array([0, 1, 0], np.int64), np.array([10.0, 20.0, 11.0])
+    events = [12, 5_000, 9_000]
+    marks, _ = reference_grid(ts.tolist(), events, 0, 1, 3)
+    state = _drive(ts, slots, px, events, [], 1, 3)
+    assert len(marks) > 5_000
+    assert state.mark_times.tolist() == marks
+
+
+@st.composite
+def ledgers(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int, int, float, float, float]], list[int]]:  # fmt: skip
+    ts, slots, px = _tape(draw, 40)
+    fills = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, 400),
+                st.integers(0, 3),
+                st.integers(0, 1),
+                st.floats(-50, 50),
+                st.floats(50.0, 150.0),
+                st.floats(0, 2),
+            ),
+            max_size=12,
+        )
+    )
+    fills.sort(key=lambda f: f[0])
+    marks = sorted(set(draw(st.lists(st.integers(0, 420), max_size=10))))
+    return ts, slots, px, fills, marks
+
+
+@given(ledgers())
+def test_equity_marks_match_booking_fills_one_by_one(
+    case: tuple[
+        np.ndarray,
+        np.ndarray,
+        np.ndarray,
+        list[tuple[int, int, int, float, float, float]],
+        list[int],
+    ],
+) -> None:
+    ts, slots, px, fills, marks = case
+    f = np.array(fills, np.float64).reshape(-1, 6)
+    got = equity_at_nb(
+        slots, ts, px, f[:, 0].astype(np.int64), f[:, 1].astype(np.int64),
+        f[:, 2].astype(np.int64), f[:, 3], f[:, 4], f[:, 5],
+        np.array(marks, np.int64), np.array([1000.0, 50.0]), 4,
+    )  # fmt: skip
+    trades = list(zip(ts.tolist(), slots.tolist(), px.tolist(), strict=True))
+    want = reference_equity_at(trades, fills, marks, [1000.0, 50.0])
+    np.testing.assert_allclose(got.reshape(len(marks), 2), np.array(want).reshape(-1, 2), rtol=1e-9, atol=1e-6)  # fmt: skip
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 100), st.integers(-1, 3)), max_size=50),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 120)), max_size=10),
+)
+def test_order_matching_kernel_finds_the_first_trade_of_the_symbol_after_arrival(
+    trades: list[tuple[int, int]], orders: list[tuple[int, int]]
+) -> None:
+    trades.sort()
+    ts = np.array([t for t, _ in trades], np.int64)
+    keys = np.array([s for _, s in trades], np.int64)
+    got = first_trades_nb(
+        keys, ts, np.array([s for s, _ in orders], np.int64),
+        np.array([a for _, a in orders], np.int64),
+    )  # fmt: skip
+    want = reference_first_trades(keys, ts, [s for s, _ in orders], [a for _, a in orders])
+    assert got.tolist() == want
+
+
+def test_replay_kernels_agree_as_plain_python() -> None:
+    """The same properties with NUMBA_DISABLE_JIT=1: the kernels run as written."""
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+         "-k", "not plain_python"],
+        env=env, capture_output=True, text=True, timeout=600, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-2000:]
