@@ -296,7 +296,10 @@ class Engine:
             return "no price yet"
         slot = self._slots[intent.strategy_id]
         book = slot.portfolio
-        after = (book.position(intent.symbol) + intent.qty) * price
+        now_held = book.position(intent.symbol)
+        if abs(now_held + intent.qty) <= abs(now_held) and (now_held + intent.qty) * now_held >= 0:
+            return ""  # it only reduces a position: notional limits never stand in an exit's way
+        after = (now_held + intent.qty) * price
         if abs(after) > self.risk.max_symbol_notional:
             return f"symbol notional {abs(after):,.0f} over {self.risk.max_symbol_notional:,.0f}"
         slots, shares = slot.exposure_arrays(self.market)
