@@ -59,16 +59,25 @@ class _Slot:
     paused_until_ns: int = 0
     broken: bool = False
     last_error: str = ""
-    fills: int = 0  # fills booked: the book's version
-    book: tuple[int, np.ndarray, np.ndarray] | None = None  # (version, slots, shares)
+    book: tuple[dict[str, int], np.ndarray, np.ndarray] | None = None  # index, slots, shares
 
     def exposure_arrays(self, market: MarketState) -> tuple[np.ndarray, np.ndarray]:
-        """Market slots and shares of the book's positions, rebuilt only after a fill."""
-        if self.book is None or self.book[0] != self.fills:
+        """Market slots and shares of the book's symbols (closed ones at 0 shares)."""
+        if self.book is None:
             positions = self.portfolio.positions
+            index = {sym: i for i, sym in enumerate(positions)}
             shares = np.fromiter(positions.values(), np.float64, len(positions))
-            self.book = (self.fills, market.slots_of(list(positions)), shares)
+            self.book = (index, market.slots_of(list(positions)), shares)
         return self.book[1], self.book[2]
+
+    def booked(self, symbol: str) -> None:
+        """A fill changed `symbol`'s position: update its entry (a new symbol: rebuild)."""
+        if self.book is not None:
+            i = self.book[0].get(symbol)
+            if i is None:
+                self.book = None
+            else:
+                self.book[2][i] = self.portfolio.position(symbol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +255,7 @@ class Engine:
             log.warning("fill %s for unknown strategy %s", fill.client_order_id, fill.strategy_id)
             return
         slot.portfolio.apply(fill)
-        slot.fills += 1
+        slot.booked(fill.symbol)
         self._call(
             fill.strategy_id,
             slot,

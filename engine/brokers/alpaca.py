@@ -114,6 +114,7 @@ class AlpacaBroker:
     """Alpaca (paper) trading behind the `LiveBroker` interface; an async context manager."""
 
     name = "alpaca"
+    durable_orders = True  # journaled and committed before each order leaves the process
 
     def __init__(
         self, settings: AlpacaSettings, clock: Clock, *, shutdown_grace_s: float = 3.0

@@ -45,6 +45,9 @@ class LiveBroker(Protocol):
     """A broker the daemon sends orders to."""
 
     name: str
+    # True (the default when absent): each order is committed to the journal before `submit`.
+    # The in-process simulator sets False: its orders commit with the rest of the event.
+    durable_orders: bool
 
     async def start(self, events: OrderEvents) -> BrokerSnapshot:
         """Connect, and report positions and open orders for reconciliation."""

@@ -145,6 +145,9 @@ class LiveNode:
             self.engine.add_strategy(strategy, cash=cash)
             self.cash[self.engine.strategy_ids[-1]] = cash
         self.journal.defer_writes()
+        # A broker outside this process must never see an order the journal could lose; the
+        # simulator lives and dies with the process, so its orders commit with the event.
+        self._durable_orders = getattr(broker, "durable_orders", True)
         self._news_in = self.metrics.messages_in.labels("news")
         self._trades_in = self.metrics.messages_in.labels("trades")
         self._order_state: dict[str, Any] = {}
@@ -409,7 +412,8 @@ class LiveNode:
             self.counters.orders_not_resent += 1
             log.warning("order %s was journaled before: not sent again", cid)
             return False
-        self.journal.commit_before_acting()  # the headline and this order, durable first
+        if self._durable_orders:
+            self.journal.commit_before_acting()  # the headline and this order, durable first
         self.orders[cid] = OrderView(
             cid, intent.strategy_id, intent.news_id, intent.symbol, intent.qty, "new"
         )

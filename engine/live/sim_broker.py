@@ -27,6 +27,7 @@ class SimBroker:
     """Fills orders against the trades the feeds deliver."""
 
     name = "sim"
+    durable_orders = False  # in-process: a crash loses its orders with it, nothing to resend
 
     def __init__(self, settings: BrokerSettings, clock: Clock) -> None:
         self.clock = clock
