@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import cProfile
 import multiprocessing as mp
+import os
 import pstats
 import socket
 import tempfile
@@ -70,8 +71,10 @@ async def broker_floor(host: str, port: int, n: int = 2000) -> list[int]:
 
 
 def publisher(host: str, port: int, seconds: float, trades_per_s: int, news_per_s: int,
-              symbols: list[str], out: Any) -> None:  # fmt: skip
+              symbols: list[str], out: Any, pin: set[int] | None = None) -> None:  # fmt: skip
     """Publish tick frames and headlines at fixed rates (runs in its own process)."""
+    if pin is not None:
+        os.sched_setaffinity(0, pin)
 
     async def go() -> None:
         import aiomqtt
@@ -173,9 +176,19 @@ async def run_daemon(host: str, port: int, args: argparse.Namespace) -> None:
     floor = await broker_floor(host, port)
     print(f"broker floor (aiomqtt → Mosquitto → aiomqtt, TCP_NODELAY, one way): {_pcts(floor)}")
     out: Any = mp.get_context("spawn").Queue()
+    pin = {0} if args.pin else None
     proc = mp.get_context("spawn").Process(
         target=publisher,
-        args=(host, port, args.seconds, args.trades_per_s, args.news_per_s, symbols, out),
+        args=(
+            host,
+            port,
+            args.seconds,
+            args.trades_per_s,
+            args.news_per_s,
+            symbols,
+            out,
+            {0} if args.pin else None,
+        ),  # fmt: skip
     )
     t0 = time.perf_counter()
     proc.start()
@@ -215,10 +228,17 @@ def main() -> None:
     parser.add_argument("--trades-per-s", type=int, default=200_000)
     parser.add_argument("--news-per-s", type=int, default=100)
     parser.add_argument("--profile", action="store_true", help="cProfile the headline path")
+    parser.add_argument(
+        "--pin", action="store_true", help="daemon alone on core 1; broker and publisher on core 0"
+    )
     args = parser.parse_args()
     from tests.support.mosquitto import Mosquitto
 
     with tempfile.TemporaryDirectory() as data, Mosquitto(Path(data)) as broker:
+        if args.pin:  # the daemon on core 1; the broker and the publisher share core 0
+            os.sched_setaffinity(0, {1})
+            if broker.pid is not None:
+                os.sched_setaffinity(broker.pid, {0})
         asyncio.run(run_daemon(broker.host, broker.port, args))
 
 

@@ -124,6 +124,11 @@ class Mosquitto:
         self.config_path.write_text("\n".join(lines) + "\n")
 
     @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs."""
+        return self._proc.pid if self.running and self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         """Whether the process is alive."""
         return self._proc is not None and self._proc.poll() is None
