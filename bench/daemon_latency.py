@@ -187,8 +187,8 @@ async def run_daemon(host: str, port: int, args: argparse.Namespace) -> None:
             args.news_per_s,
             symbols,
             out,
-            {0} if args.pin else None,
-        ),  # fmt: skip
+            pin,
+        ),
     )
     t0 = time.perf_counter()
     proc.start()
