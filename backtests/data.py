@@ -88,6 +88,19 @@ def _in_time_order(ts: np.ndarray, slot: np.ndarray, block: int = 1 << 20) -> bo
     return True
 
 
+def market_kind(path: Path) -> str:
+    """ "trades" or "bars", from the columns of the (first) file, without reading the rows."""
+    file = _market_files(Path(path))[0][0]
+    if file.suffix.lower() == ".parquet":
+        try:
+            columns = list(pl.read_parquet_schema(file))
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise DataError(f"{file}: cannot read it: {exc}") from None
+    else:
+        columns = _read_table(file).columns
+    return "trades" if "price" in columns else "bars"
+
+
 def load_tape(path: Path) -> TradeTape:
     """Read trades (as `load_market` does, same checks) straight into a `TradeTape`.
 

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -90,7 +91,15 @@ def backtest(
     --market synth/trades.parquet --out bt --strategy shock_hedge --strategy news_momentum
     """
 
-    from backtests.data import bars_as_trades, between, load_market, load_news, unknown_symbols
+    from backtests.data import (
+        bars_as_trades,
+        between,
+        load_market,
+        load_news,
+        load_tape,
+        market_kind,
+        unknown_symbols,
+    )  # fmt: skip
     from backtests.metrics import (
         BAR_HORIZONS_S,
         HORIZONS_S,
@@ -120,9 +129,11 @@ def backtest(
     try:
         start, end = _date(from_ or bt.get("from"), "--from"), _date(to or bt.get("to"), "--to")
         news_df = between(load_news(news), "ts_event", start, end, "headlines")
-        data = load_market(market)
-        frame = data.frame if data.kind == "trades" else bars_as_trades(data.frame)
-        trades = between(frame, "ts", start, end, "trades" if data.kind == "trades" else "bars")
+        kind = market_kind(market)
+        if kind == "trades":  # lean arrays all the way: no frame of millions of symbol strings
+            trades: Any = tape_between(load_tape(market), start, end)
+        else:
+            trades = between(bars_as_trades(load_market(market).frame), "ts", start, end, "bars")
         chosen = _strategies(strategy or [], cfg)
         scorer = Scorer.load(config_dir)
         venue = VenueSettings(
@@ -134,7 +145,11 @@ def backtest(
         )
     except SpilloverError as exc:
         fail(exc)
-    unknown = unknown_symbols(trades["symbol"], scorer.universe)
+    unknown = (
+        unknown_symbols(trades["symbol"], scorer.universe)
+        if kind == "bars"
+        else tape_unknown_symbols(trades, scorer.universe)
+    )
     if unknown:
         listed = ", ".join(f"{s} ({n})" for s, n in list(unknown.items())[:10])
         err.print(f"{len(unknown)} symbol(s) in the market data are not in the universe: {listed}")
@@ -144,11 +159,11 @@ def backtest(
         result = run_backtest(
             news_df, trades, chosen, scorer, venue=venue, cash=cash,
             receipt_latency_s=float(bt.get("receipt_latency_s", 2.0)),
-            equity_every_s=60.0 if data.kind == "trades" else 86_400.0,
-            sample_every_s=60.0 if data.kind == "trades" else 86_400.0,
+            equity_every_s=60.0 if kind == "trades" else 86_400.0,
+            sample_every_s=60.0 if kind == "trades" else 86_400.0,
             progress=lambda done, total: bar.update(task, completed=done),
         )  # fmt: skip
-    horizons = HORIZONS_S if data.kind == "trades" else BAR_HORIZONS_S
+    horizons = HORIZONS_S if kind == "trades" else BAR_HORIZONS_S
     events = event_table(result, trades, horizons)
     figures = summary(result, events, cash, horizons)
     figures["strategies"] = summary_by_strategy(result, events, cash, horizons)
@@ -184,6 +199,34 @@ def backtest(
 
 COMPARED = ("total_return", "sharpe", "max_drawdown", "n_trades", "hit_rate", "turnover", "pnl",
             "headlines_traded")  # fmt: skip
+
+
+def tape_between(tape: Any, start: dt.date | None, end: dt.date | None) -> Any:
+    """The tape's trades in [start, end] (whole days); error if none are left."""
+    from backtests.data import TradeTape
+    from backtests.errors import DataError
+
+    if start is None and end is None:
+        return tape
+    lo = int(dt.datetime.combine(start, dt.time(), dt.UTC).timestamp() * 1e9) if start else None
+    hi = int(dt.datetime.combine(end, dt.time.max, dt.UTC).timestamp() * 1e9) if end else None
+    keep = np.ones(len(tape), bool)
+    if lo is not None:
+        keep &= tape.ts >= lo
+    if hi is not None:
+        keep &= tape.ts <= hi
+    if not keep.any():
+        raise DataError(f"no trades between {start or 'the start'} and {end or 'the end'}")
+    return TradeTape(ts=tape.ts[keep], slot=tape.slot[keep], price=tape.price[keep],
+                     symbols=tape.symbols)  # fmt: skip
+
+
+def tape_unknown_symbols(tape: Any, universe: Any) -> dict[str, int]:
+    """Trades per symbol the universe does not know (each reported, none fatal)."""
+    counts = np.bincount(tape.slot, minlength=len(tape.symbols))
+    out = {s: int(n) for s, n in zip(tape.symbols, counts, strict=True)
+           if n and universe.find(s) is None}  # fmt: skip
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def _strategies(names: list[str], cfg: dict[str, Any]) -> list[Any]:
