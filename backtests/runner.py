@@ -177,6 +177,7 @@ def _run(
     search = t_ts.searchsorted
     grid = market.grid
     assert grid is not None
+    g = grid.item  # a grid entry as a Python int
     next_timer, advance, now = clock.next_timer_ns, clock.advance_to, clock.now_ns
     for i_news in range(len(items) + 1):
         boundary_news = items[i_news].ts_init if i_news < len(items) else end
@@ -189,10 +190,10 @@ def _run(
                 engine.on_trades(None, t_ts[k:j], t_px[k:j], t_slot[k:j])
                 k = j
             # grid points before the limit, then (after the timers due then) at it
-            if grid[G_PENDING] >= 0 or min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) < limit:
+            if g(G_PENDING) >= 0 or min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE)) < limit:
                 market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=False)
             advance(max(now(), limit))  # fires timers due by now
-            if min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) == limit:
+            if min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE)) == limit:
                 market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=True)
             if limit >= boundary_news:
                 break

@@ -30,6 +30,7 @@ from engine.scoring import Scorer, Shock
 from engine.strategy import Portfolio, Strategy, StrategyContext
 
 log = logging.getLogger(__name__)
+_add_reduce = np.add.reduce
 
 
 class Broker(Protocol):
@@ -59,16 +60,19 @@ class _Slot:
     paused_until_ns: int = 0
     broken: bool = False
     last_error: str = ""
-    book: tuple[dict[str, int], np.ndarray, np.ndarray] | None = None  # index, slots, shares
+    # index, slots, shares, whether every symbol is tracked
+    book: tuple[dict[str, int], np.ndarray, np.ndarray, bool] | None = None
 
-    def exposure_arrays(self, market: MarketState) -> tuple[np.ndarray, np.ndarray]:
-        """Market slots and shares of the book's symbols (closed ones at 0 shares)."""
+    def exposure_arrays(self, market: MarketState) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Market slots and shares of the book's symbols (closed ones at 0 shares), and
+        whether every slot is tracked (no -1)."""
         if self.book is None:
             positions = self.portfolio.positions
             index = {sym: i for i, sym in enumerate(positions)}
             shares = np.fromiter(positions.values(), np.float64, len(positions))
-            self.book = (index, market.slots_of(list(positions)), shares)
-        return self.book[1], self.book[2]
+            slots = market.slots_of(list(positions))
+            self.book = (index, slots, shares, bool((slots >= 0).all()))
+        return self.book[1], self.book[2], self.book[3]
 
     def booked(self, symbol: str) -> None:
         """A fill changed `symbol`'s position: update its entry (a new symbol: rebuild)."""
@@ -169,17 +173,17 @@ class Engine:
     def load_state(self, strategy_id: str, state: dict[str, Any]) -> None:
         """Hand a saved state to a registered strategy's `on_load` (call before `start`)."""
         slot = self._slots[strategy_id]
-        self._call(strategy_id, slot, "load", partial(slot.strategy.on_load, state))
+        self._call(strategy_id, slot, "load", "", slot.strategy.on_load, state)
 
     def start(self) -> None:
         """Call every strategy's `on_start`."""
         for sid, slot in self._slots.items():
-            self._call(sid, slot, "start", slot.strategy.on_start)
+            self._call(sid, slot, "start", "", slot.strategy.on_start)
 
     def stop(self) -> None:
         """Call every strategy's `on_stop`."""
         for sid, slot in self._slots.items():
-            self._call(sid, slot, "stop", slot.strategy.on_stop)
+            self._call(sid, slot, "stop", "", slot.strategy.on_stop)
 
     def on_news(self, item: NewsItem) -> Shock:
         """Score a headline received now and hand the shock to every strategy."""
@@ -188,7 +192,7 @@ class Engine:
         for sid, slot in self._slots.items():
             if slot.paused_until_ns > self.clock.now_ns():
                 continue  # a paused strategy takes no new positions
-            self._call(sid, slot, f"shock {item.id}", partial(slot.strategy.on_shock, shock))
+            self._call(sid, slot, "shock", item.id, slot.strategy.on_shock, shock)
         return shock
 
     def on_trades(
@@ -230,7 +234,7 @@ class Engine:
             n_intents = len(self.intents)
             if advance is not None:
                 advance(max(self.clock.now_ns(), fill.ts_event))
-            cut = int(np.searchsorted(ts, fill.ts_event, side="right"))
+            cut = int(ts.searchsorted(fill.ts_event, side="right"))
             if cut > done:
                 self.market.on_trades(slots[done:cut], ts[done:cut], price[done:cut])
                 done = cut
@@ -239,7 +243,7 @@ class Engine:
                 # orders sent now (or by those timers) may fill later in this same batch,
                 # before fills still queued
                 first = min(intent.ts_init for intent in self.intents[n_intents:])
-                start = int(np.searchsorted(ts, first, side="left"))
+                start = int(ts.searchsorted(first, side="left"))
                 more = on_trades(keys[start:], ts[start:], price[start:])  # type: ignore[misc]
                 if more:
                     fills[i:] = sorted(fills[i:] + more, key=lambda f: f.ts_event)
@@ -257,17 +261,14 @@ class Engine:
         slot.portfolio.apply(fill)
         slot.booked(fill.symbol)
         self._call(
-            fill.strategy_id,
-            slot,
-            f"fill {fill.client_order_id}",
-            lambda: slot.strategy.on_fill(fill),
+            fill.strategy_id, slot, "fill", fill.client_order_id, slot.strategy.on_fill, fill
         )
 
     def _set_timer(self, sid: str, name: str, ts_ns: int) -> None:
         slot = self._slots[sid]
 
         def fire(t: int) -> None:
-            self._call(sid, slot, f"timer {name}", partial(slot.strategy.on_timer, name, t))
+            self._call(sid, slot, "timer", name, slot.strategy.on_timer, name, t)
 
         if isinstance(self.clock, SimClock):
             self.clock.call_at(ts_ns, fire)
@@ -311,16 +312,25 @@ class Engine:
         after = (now_held + intent.qty) * price
         if abs(after) > self.risk.max_symbol_notional:
             return f"symbol notional {abs(after):,.0f} over {self.risk.max_symbol_notional:,.0f}"
-        slots, shares = slot.exposure_arrays(self.market)
-        known = slots >= 0  # untracked symbols count as 0, as in `MarketState.gross`
-        held = float(np.abs(shares[known] * self.market.last_price[slots[known]]).sum())
-        gross = held - abs(book.position(intent.symbol) * price)
+        slots, shares, all_tracked = slot.exposure_arrays(self.market)
+        if all_tracked:  # the ufuncs directly: the same sum as below, less Python around it
+            held = float(
+                _add_reduce(np.abs(np.multiply(shares, self.market.last_price.take(slots))))
+            )
+        else:  # untracked symbols count as 0, as in `MarketState.gross`
+            known = slots >= 0
+            held = float(np.abs(shares[known] * self.market.last_price[slots[known]]).sum())
+        gross = held - abs(now_held * price)
         if gross + abs(after) > self.risk.max_gross_notional:
             return f"gross notional over {self.risk.max_gross_notional:,.0f}"
         return ""
 
-    def _call(self, sid: str, slot: _Slot, what: str, handler: Callable[[], None]) -> None:
-        """Run one handler of one strategy; a failure pauses it, repeated failures break it.
+    def _call(
+        self, sid: str, slot: _Slot, kind: str, detail: str, handler: Callable[..., None],
+        *args: Any,
+    ) -> None:  # fmt: skip
+        """Run `handler(*args)`, one handler of one strategy (on `kind` `detail`, e.g. "timer
+        exit:n1"); a failure pauses it, repeated failures break it.
 
         A paused strategy still gets fills, timers, start and stop (`on_news` skips its
         shocks); a broken one gets nothing.
@@ -328,8 +338,9 @@ class Engine:
         if slot.broken:
             return
         try:
-            handler()
+            handler(*args)
         except Exception as exc:  # one strategy's bug must not stop the others
+            what = f"{kind} {detail}" if detail else kind
             slot.failures += 1
             slot.last_error = f"{what}: {type(exc).__name__}: {exc}"
             log.exception("strategy %s failed on %s", sid, what)

@@ -74,21 +74,23 @@ class SimulatedVenue:
         """Fill pending orders against a time-sorted batch of trades; return the fills."""
         if not self.pending or ts.shape[0] == 0:
             return []
-        fills: list[Fill] = []
-        still: list[tuple[int, OrderIntent]] = []
-        slip = self.settings.slippage_bps * 1e-4
+        pending = self.pending
         if self.slot_of is None:
             hit = reference_first_trades(
-                symbols, ts, [i.symbol for _, i in self.pending], [a for a, _ in self.pending]
+                symbols, ts, [i.symbol for _, i in pending], [a for a, _ in pending]
             )
         else:
             get = self.slot_of.get
-            order_slot = np.fromiter(
-                (get(i.symbol, -1) for _, i in self.pending), np.int64, len(self.pending)
-            )
-            arrivals = np.fromiter((a for a, _ in self.pending), np.int64, len(self.pending))
-            hit = first_trades_nb(symbols, ts, order_slot, arrivals).tolist()
-        for (arrival, intent), k in zip(self.pending, hit, strict=True):
+            order_slot = np.array([get(i.symbol, -1) for _, i in pending], np.int64)
+            arrivals = np.array([a for a, _ in pending], np.int64)
+            found = first_trades_nb(symbols, ts, order_slot, arrivals)
+            if found.max() < 0:
+                return []  # most batches fill nothing: the orders stay as they are
+            hit = found.tolist()
+        fills: list[Fill] = []
+        still: list[tuple[int, OrderIntent]] = []
+        slip = self.settings.slippage_bps * 1e-4
+        for (arrival, intent), k in zip(pending, hit, strict=True):
             if k < 0:
                 still.append((arrival, intent))
                 continue
