@@ -292,21 +292,22 @@ class Engine:
 
     def _on_intent(self, intent: OrderIntent) -> None:
         self.intents.append(intent)
-        reason = self._risk_check(intent)
+        slot = self._slots.get(intent.strategy_id)
+        reason = self._risk_check(intent, slot)
         if reason:
             self.blocked.append((intent, reason))
             log.info("blocked %s %s: %s", intent.symbol, intent.client_order_id, reason)
             return
-        slot = self._slots[intent.strategy_id]
+        assert slot is not None  # the risk check found it
         self.broker.submit(intent, slot.portfolio.position(intent.symbol))
 
-    def _risk_check(self, intent: OrderIntent) -> str:
+    def _risk_check(self, intent: OrderIntent, slot: _Slot | None = None) -> str:
         price = self.market.price(intent.symbol)
         if not price > 0:
             return "no price yet"
-        slot = self._slots[intent.strategy_id]
-        book = slot.portfolio
-        now_held = book.position(intent.symbol)
+        if slot is None:
+            slot = self._slots[intent.strategy_id]
+        now_held = slot.portfolio.position(intent.symbol)
         if abs(now_held + intent.qty) <= abs(now_held) and (now_held + intent.qty) * now_held >= 0:
             return ""  # it only reduces a position: notional limits never stand in an exit's way
         after = (now_held + intent.qty) * price

@@ -17,6 +17,8 @@ import numpy as np
 from engine.kernels.venue_nb import first_trades_nb
 from engine.orders import Fill, OrderIntent
 
+_max_reduce = np.maximum.reduce  # `.max()` without the Python wrapper around it
+
 
 @dataclass(slots=True)
 class VenueSettings:
@@ -84,7 +86,7 @@ class SimulatedVenue:
             order_slot = np.array([get(i.symbol, -1) for _, i in pending], np.int64)
             arrivals = np.array([a for a, _ in pending], np.int64)
             found = first_trades_nb(symbols, ts, order_slot, arrivals)
-            if found.max() < 0:
+            if _max_reduce(found) < 0:
                 return []  # most batches fill nothing: the orders stay as they are
             hit = found.tolist()
         fills: list[Fill] = []
