@@ -185,7 +185,7 @@ def _run(
             timer = next_timer()
             limit = boundary_news if timer is None or timer > boundary_news else timer
             grid[G_LIMIT] = limit
-            j = int(search(limit, side="left"))
+            j = int(search(limit))  # side="left": the trades before the limit
             if j > k:
                 engine.on_trades(None, t_ts[k:j], t_px[k:j], t_slot[k:j])
                 k = j

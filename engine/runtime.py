@@ -266,10 +266,10 @@ class Engine:
 
     def _set_timer(self, sid: str, name: str, ts_ns: int) -> None:
         slot = self._slots[sid]
-
-        def fire(t: int) -> None:
-            self._call(sid, slot, "timer", name, slot.strategy.on_timer, name, t)
-
+        # called with the time it fires at: `_call(..., on_timer, name, t)`
+        fire: Callable[[int], None] = partial(
+            self._call, sid, slot, "timer", name, slot.strategy.on_timer, name
+        )
         if isinstance(self.clock, SimClock):
             self.clock.call_at(ts_ns, fire)
         else:

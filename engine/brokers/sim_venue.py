@@ -116,9 +116,13 @@ class SimulatedVenue:
     def _borrow(self, intent: OrderIntent, price: float, ts: int) -> float:
         """Track short lots; return the borrow fee owed by this fill (when it covers)."""
         key = (intent.strategy_id, intent.symbol)
-        lots = self.short_lots.setdefault(key, [])
         held = self.positions.get(key, 0.0)
         self.positions[key] = held + intent.qty
+        lots = self.short_lots.get(key)
+        if lots is None:
+            lots = self.short_lots[key] = []
+        elif intent.qty >= 0 and not lots:
+            return 0.0  # a buy with no short lots open: no fee (the common case)
         if intent.qty < 0:
             new_short = min(-intent.qty, -(held + intent.qty)) if held + intent.qty < 0 else 0.0
             if new_short > 0:
