@@ -69,9 +69,14 @@ class _Slot:
         if self.book is None:
             positions = self.portfolio.positions
             index = {sym: i for i, sym in enumerate(positions)}
-            shares = np.fromiter(positions.values(), np.float64, len(positions))
-            slots = market.slots_of(list(positions))
-            self.book = (index, slots, shares, bool((slots >= 0).all()))
+            get = market.slot.get  # as `market.slots_of`, on lists (rebuilt after many fills)
+            slots = [get(sym, -1) for sym in positions]
+            self.book = (
+                index,
+                np.array(slots, np.int64),
+                np.array(list(positions.values()), np.float64),
+                -1 not in slots,
+            )
         return self.book[1], self.book[2], self.book[3]
 
     def booked(self, symbol: str) -> None:
