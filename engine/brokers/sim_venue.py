@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from engine.kernels.venue_nb import first_trades_nb
 from engine.orders import Fill, OrderIntent
 
 _max_reduce = np.maximum.reduce  # `.max()` without the Python wrapper around it
+_ts_event = attrgetter("ts_event")
 
 
 @dataclass(slots=True)
@@ -92,25 +94,30 @@ class SimulatedVenue:
         fills: list[Fill] = []
         still: list[tuple[int, OrderIntent]] = []
         slip = self.settings.slippage_bps * 1e-4
+        up, down, per_share = 1 + slip, 1 - slip, self.settings.commission_per_share
+        price_at, ts_at = price.item, ts.item  # Python float and int, as float() and int()
         for (arrival, intent), k in zip(pending, hit, strict=True):
             if k < 0:
                 still.append((arrival, intent))
                 continue
-            px = float(price[k]) * (1 + slip if intent.qty > 0 else 1 - slip)
-            borrow = self._borrow(intent, px, int(ts[k]))
+            qty = intent.qty
+            px = price_at(k) * (up if qty > 0 else down)
+            t = ts_at(k)
+            borrow = self._borrow(intent, px, t)
             fills.append(
                 Fill(
                     client_order_id=intent.client_order_id,
                     strategy_id=intent.strategy_id,
                     symbol=intent.symbol,
-                    qty=intent.qty,
+                    qty=qty,
                     price=px,
-                    ts_event=int(ts[k]),
-                    commission=abs(intent.qty) * self.settings.commission_per_share + borrow,
+                    ts_event=t,
+                    commission=abs(qty) * per_share + borrow,
                 )
             )
         self.pending = still
-        fills.sort(key=lambda f: f.ts_event)
+        if len(fills) > 1:
+            fills.sort(key=_ts_event)
         return fills
 
     def _borrow(self, intent: OrderIntent, price: float, ts: int) -> float:
