@@ -89,6 +89,8 @@ class MarketState:
         last trade, quiet stretches are not skipped."""
         grid = self.grid
         assert grid is not None
+        if n is not None and self._marks.shape[0] - grid.item(G_N_MARKS) >= 2 * n + 8:
+            return  # room enough whatever the grid: the common case, checked first
         upper = max(int(grid[G_LIMIT]), last_ts)
         step = int(grid[G_STEP_MARK])
         span = max(0, (upper - int(grid[G_NEXT_MARK])) // step) + 2

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 import msgspec
 
 
+@lru_cache(maxsize=4096)  # an order's id is asked for at submission, fill and booking
 def client_order_id(strategy_id: str, news_id: str, symbol: str, leg: str) -> str:
     """Deterministic id of the order for (strategy, news id, symbol, leg).
 
@@ -17,7 +19,7 @@ def client_order_id(strategy_id: str, news_id: str, symbol: str, leg: str) -> st
     return f"so-{digest[:28]}"
 
 
-class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
+class OrderIntent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A strategy's wish to trade `qty` shares (negative sells) of `symbol`, decided at `ts_init`."""
 
     strategy_id: str
@@ -34,7 +36,7 @@ class OrderIntent(msgspec.Struct, frozen=True, kw_only=True):
         return client_order_id(self.strategy_id, self.news_id, self.symbol, self.leg)
 
 
-class Fill(msgspec.Struct, frozen=True, kw_only=True):
+class Fill(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A (partial) execution of an order."""
 
     client_order_id: str

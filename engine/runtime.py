@@ -30,6 +30,7 @@ from engine.scoring import Scorer, Shock
 from engine.strategy import Portfolio, Strategy, StrategyContext
 
 log = logging.getLogger(__name__)
+_add_reduce = np.add.reduce
 
 
 class Broker(Protocol):
@@ -59,16 +60,24 @@ class _Slot:
     paused_until_ns: int = 0
     broken: bool = False
     last_error: str = ""
-    book: tuple[dict[str, int], np.ndarray, np.ndarray] | None = None  # index, slots, shares
+    # index, slots, shares, whether every symbol is tracked
+    book: tuple[dict[str, int], np.ndarray, np.ndarray, bool] | None = None
 
-    def exposure_arrays(self, market: MarketState) -> tuple[np.ndarray, np.ndarray]:
-        """Market slots and shares of the book's symbols (closed ones at 0 shares)."""
+    def exposure_arrays(self, market: MarketState) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Market slots and shares of the book's symbols (closed ones at 0 shares), and
+        whether every slot is tracked (no -1)."""
         if self.book is None:
             positions = self.portfolio.positions
             index = {sym: i for i, sym in enumerate(positions)}
-            shares = np.fromiter(positions.values(), np.float64, len(positions))
-            self.book = (index, market.slots_of(list(positions)), shares)
-        return self.book[1], self.book[2]
+            get = market.slot.get  # as `market.slots_of`, on lists (rebuilt after many fills)
+            slots = [get(sym, -1) for sym in positions]
+            self.book = (
+                index,
+                np.array(slots, np.int64),
+                np.array(list(positions.values()), np.float64),
+                -1 not in slots,
+            )
+        return self.book[1], self.book[2], self.book[3]
 
     def booked(self, symbol: str) -> None:
         """A fill changed `symbol`'s position: update its entry (a new symbol: rebuild)."""
@@ -169,17 +178,17 @@ class Engine:
     def load_state(self, strategy_id: str, state: dict[str, Any]) -> None:
         """Hand a saved state to a registered strategy's `on_load` (call before `start`)."""
         slot = self._slots[strategy_id]
-        self._call(strategy_id, slot, "load", partial(slot.strategy.on_load, state))
+        self._call(strategy_id, slot, "load", "", slot.strategy.on_load, state)
 
     def start(self) -> None:
         """Call every strategy's `on_start`."""
         for sid, slot in self._slots.items():
-            self._call(sid, slot, "start", slot.strategy.on_start)
+            self._call(sid, slot, "start", "", slot.strategy.on_start)
 
     def stop(self) -> None:
         """Call every strategy's `on_stop`."""
         for sid, slot in self._slots.items():
-            self._call(sid, slot, "stop", slot.strategy.on_stop)
+            self._call(sid, slot, "stop", "", slot.strategy.on_stop)
 
     def on_news(self, item: NewsItem) -> Shock:
         """Score a headline received now and hand the shock to every strategy."""
@@ -188,7 +197,7 @@ class Engine:
         for sid, slot in self._slots.items():
             if slot.paused_until_ns > self.clock.now_ns():
                 continue  # a paused strategy takes no new positions
-            self._call(sid, slot, f"shock {item.id}", partial(slot.strategy.on_shock, shock))
+            self._call(sid, slot, "shock", item.id, slot.strategy.on_shock, shock)
         return shock
 
     def on_trades(
@@ -230,7 +239,7 @@ class Engine:
             n_intents = len(self.intents)
             if advance is not None:
                 advance(max(self.clock.now_ns(), fill.ts_event))
-            cut = int(np.searchsorted(ts, fill.ts_event, side="right"))
+            cut = int(ts.searchsorted(fill.ts_event, side="right"))
             if cut > done:
                 self.market.on_trades(slots[done:cut], ts[done:cut], price[done:cut])
                 done = cut
@@ -239,7 +248,7 @@ class Engine:
                 # orders sent now (or by those timers) may fill later in this same batch,
                 # before fills still queued
                 first = min(intent.ts_init for intent in self.intents[n_intents:])
-                start = int(np.searchsorted(ts, first, side="left"))
+                start = int(ts.searchsorted(first, side="left"))
                 more = on_trades(keys[start:], ts[start:], price[start:])  # type: ignore[misc]
                 if more:
                     fills[i:] = sorted(fills[i:] + more, key=lambda f: f.ts_event)
@@ -257,18 +266,15 @@ class Engine:
         slot.portfolio.apply(fill)
         slot.booked(fill.symbol)
         self._call(
-            fill.strategy_id,
-            slot,
-            f"fill {fill.client_order_id}",
-            lambda: slot.strategy.on_fill(fill),
+            fill.strategy_id, slot, "fill", fill.client_order_id, slot.strategy.on_fill, fill
         )
 
     def _set_timer(self, sid: str, name: str, ts_ns: int) -> None:
         slot = self._slots[sid]
-
-        def fire(t: int) -> None:
-            self._call(sid, slot, f"timer {name}", partial(slot.strategy.on_timer, name, t))
-
+        # called with the time it fires at: `_call(..., on_timer, name, t)`
+        fire: Callable[[int], None] = partial(
+            self._call, sid, slot, "timer", name, slot.strategy.on_timer, name
+        )
         if isinstance(self.clock, SimClock):
             self.clock.call_at(ts_ns, fire)
         else:
@@ -291,36 +297,46 @@ class Engine:
 
     def _on_intent(self, intent: OrderIntent) -> None:
         self.intents.append(intent)
-        reason = self._risk_check(intent)
+        slot = self._slots.get(intent.strategy_id)
+        reason = self._risk_check(intent, slot)
         if reason:
             self.blocked.append((intent, reason))
             log.info("blocked %s %s: %s", intent.symbol, intent.client_order_id, reason)
             return
-        slot = self._slots[intent.strategy_id]
+        assert slot is not None  # the risk check found it
         self.broker.submit(intent, slot.portfolio.position(intent.symbol))
 
-    def _risk_check(self, intent: OrderIntent) -> str:
+    def _risk_check(self, intent: OrderIntent, slot: _Slot | None = None) -> str:
         price = self.market.price(intent.symbol)
         if not price > 0:
             return "no price yet"
-        slot = self._slots[intent.strategy_id]
-        book = slot.portfolio
-        now_held = book.position(intent.symbol)
+        if slot is None:
+            slot = self._slots[intent.strategy_id]
+        now_held = slot.portfolio.position(intent.symbol)
         if abs(now_held + intent.qty) <= abs(now_held) and (now_held + intent.qty) * now_held >= 0:
             return ""  # it only reduces a position: notional limits never stand in an exit's way
         after = (now_held + intent.qty) * price
         if abs(after) > self.risk.max_symbol_notional:
             return f"symbol notional {abs(after):,.0f} over {self.risk.max_symbol_notional:,.0f}"
-        slots, shares = slot.exposure_arrays(self.market)
-        known = slots >= 0  # untracked symbols count as 0, as in `MarketState.gross`
-        held = float(np.abs(shares[known] * self.market.last_price[slots[known]]).sum())
-        gross = held - abs(book.position(intent.symbol) * price)
+        slots, shares, all_tracked = slot.exposure_arrays(self.market)
+        if all_tracked:  # the ufuncs directly: the same sum as below, less Python around it
+            held = float(
+                _add_reduce(np.abs(np.multiply(shares, self.market.last_price.take(slots))))
+            )
+        else:  # untracked symbols count as 0, as in `MarketState.gross`
+            known = slots >= 0
+            held = float(np.abs(shares[known] * self.market.last_price[slots[known]]).sum())
+        gross = held - abs(now_held * price)
         if gross + abs(after) > self.risk.max_gross_notional:
             return f"gross notional over {self.risk.max_gross_notional:,.0f}"
         return ""
 
-    def _call(self, sid: str, slot: _Slot, what: str, handler: Callable[[], None]) -> None:
-        """Run one handler of one strategy; a failure pauses it, repeated failures break it.
+    def _call(
+        self, sid: str, slot: _Slot, kind: str, detail: str, handler: Callable[..., None],
+        *args: Any,
+    ) -> None:  # fmt: skip
+        """Run `handler(*args)`, one handler of one strategy (on `kind` `detail`, e.g. "timer
+        exit:n1"); a failure pauses it, repeated failures break it.
 
         A paused strategy still gets fills, timers, start and stop (`on_news` skips its
         shocks); a broken one gets nothing.
@@ -328,8 +344,9 @@ class Engine:
         if slot.broken:
             return
         try:
-            handler()
+            handler(*args)
         except Exception as exc:  # one strategy's bug must not stop the others
+            what = f"{kind} {detail}" if detail else kind
             slot.failures += 1
             slot.last_error = f"{what}: {type(exc).__name__}: {exc}"
             log.exception("strategy %s failed on %s", sid, what)

@@ -66,11 +66,11 @@ class ShockHedge(Strategy):
     def weights(self, shock: Shock) -> dict[str, float]:
         """Target notional per symbol for a shock (empty when nothing clears the threshold)."""
         cfg, market = self.config, self.ctx.market
-        legs = [leg for leg in shock.tradable(cfg.threshold) if market.price(leg.symbol) > 0]
+        price, threshold = market.price, cfg.threshold
+        legs = [leg for leg in shock.legs if abs(leg.score) >= threshold and price(leg.symbol) > 0]
         legs = legs[: cfg.max_legs]
-        raw = {
-            leg.symbol: leg.score / max(market.daily_vol(leg.symbol), cfg.min_vol) for leg in legs
-        }
+        daily_vol, min_vol = market.daily_vol, cfg.min_vol
+        raw = {leg.symbol: leg.score / max(daily_vol(leg.symbol), min_vol) for leg in legs}
         if not raw:
             return {}
         beta_of = market.beta
@@ -94,23 +94,20 @@ class ShockHedge(Strategy):
         targets = self.weights(shock)
         if not targets:
             return
-        basket = _Basket(shock.news_id, opened_ns=self.ctx.clock.now_ns())
+        ctx, news_id = self.ctx, shock.news_id
+        price, submit, orders = ctx.market.price, ctx.submit, self._orders
+        now = ctx.clock.now_ns()
+        basket = _Basket(news_id, opened_ns=now)
         for symbol, notional in targets.items():
-            qty = float(math.floor(abs(notional) / self.ctx.market.price(symbol))) * math.copysign(
-                1, notional
-            )
+            qty = float(math.floor(abs(notional) / price(symbol))) * math.copysign(1, notional)
             if qty == 0:
                 continue
-            intent = self.ctx.submit(
-                shock.news_id, symbol, qty, "entry", reason=f"score → {notional:+,.0f}"
-            )
-            self._orders[intent.client_order_id] = (shock.news_id, "entry")
-        self.baskets[shock.news_id] = basket
-        self._open[shock.news_id] = basket
-        self._schedule_check(self.ctx.clock.now_ns())
-        self.ctx.set_timer(
-            f"exit:{shock.news_id}", self.ctx.clock.now_ns() + int(self.config.hold_seconds * 1e9)
-        )
+            intent = submit(news_id, symbol, qty, "entry", reason=f"score → {notional:+,.0f}")
+            orders[intent.client_order_id] = (news_id, "entry")
+        self.baskets[news_id] = basket
+        self._open[news_id] = basket
+        self._schedule_check(ctx.clock.now_ns())
+        ctx.set_timer(f"exit:{news_id}", ctx.clock.now_ns() + int(self.config.hold_seconds * 1e9))
 
     def on_fill(self, fill: Fill) -> None:
         news_id, leg = self._orders.get(fill.client_order_id, ("", ""))

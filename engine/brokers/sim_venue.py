@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 
 from engine.kernels.venue_nb import first_trades_nb
 from engine.orders import Fill, OrderIntent
+
+_max_reduce = np.maximum.reduce  # `.max()` without the Python wrapper around it
+_ts_event = attrgetter("ts_event")
 
 
 @dataclass(slots=True)
@@ -74,47 +78,58 @@ class SimulatedVenue:
         """Fill pending orders against a time-sorted batch of trades; return the fills."""
         if not self.pending or ts.shape[0] == 0:
             return []
-        fills: list[Fill] = []
-        still: list[tuple[int, OrderIntent]] = []
-        slip = self.settings.slippage_bps * 1e-4
+        pending = self.pending
         if self.slot_of is None:
             hit = reference_first_trades(
-                symbols, ts, [i.symbol for _, i in self.pending], [a for a, _ in self.pending]
+                symbols, ts, [i.symbol for _, i in pending], [a for a, _ in pending]
             )
         else:
             get = self.slot_of.get
-            order_slot = np.fromiter(
-                (get(i.symbol, -1) for _, i in self.pending), np.int64, len(self.pending)
-            )
-            arrivals = np.fromiter((a for a, _ in self.pending), np.int64, len(self.pending))
-            hit = first_trades_nb(symbols, ts, order_slot, arrivals).tolist()
-        for (arrival, intent), k in zip(self.pending, hit, strict=True):
+            order_slot = np.array([get(i.symbol, -1) for _, i in pending], np.int64)
+            arrivals = np.array([a for a, _ in pending], np.int64)
+            found = first_trades_nb(symbols, ts, order_slot, arrivals)
+            if _max_reduce(found) < 0:
+                return []  # most batches fill nothing: the orders stay as they are
+            hit = found.tolist()
+        fills: list[Fill] = []
+        still: list[tuple[int, OrderIntent]] = []
+        slip = self.settings.slippage_bps * 1e-4
+        up, down, per_share = 1 + slip, 1 - slip, self.settings.commission_per_share
+        price_at, ts_at = price.item, ts.item  # Python float and int, as float() and int()
+        for (arrival, intent), k in zip(pending, hit, strict=True):
             if k < 0:
                 still.append((arrival, intent))
                 continue
-            px = float(price[k]) * (1 + slip if intent.qty > 0 else 1 - slip)
-            borrow = self._borrow(intent, px, int(ts[k]))
+            qty = intent.qty
+            px = price_at(k) * (up if qty > 0 else down)
+            t = ts_at(k)
+            borrow = self._borrow(intent, px, t)
             fills.append(
                 Fill(
                     client_order_id=intent.client_order_id,
                     strategy_id=intent.strategy_id,
                     symbol=intent.symbol,
-                    qty=intent.qty,
+                    qty=qty,
                     price=px,
-                    ts_event=int(ts[k]),
-                    commission=abs(intent.qty) * self.settings.commission_per_share + borrow,
+                    ts_event=t,
+                    commission=abs(qty) * per_share + borrow,
                 )
             )
         self.pending = still
-        fills.sort(key=lambda f: f.ts_event)
+        if len(fills) > 1:
+            fills.sort(key=_ts_event)
         return fills
 
     def _borrow(self, intent: OrderIntent, price: float, ts: int) -> float:
         """Track short lots; return the borrow fee owed by this fill (when it covers)."""
         key = (intent.strategy_id, intent.symbol)
-        lots = self.short_lots.setdefault(key, [])
         held = self.positions.get(key, 0.0)
         self.positions[key] = held + intent.qty
+        lots = self.short_lots.get(key)
+        if lots is None:
+            lots = self.short_lots[key] = []
+        elif intent.qty >= 0 and not lots:
+            return 0.0  # a buy with no short lots open: no fee (the common case)
         if intent.qty < 0:
             new_short = min(-intent.qty, -(held + intent.qty)) if held + intent.qty < 0 else 0.0
             if new_short > 0:

@@ -47,6 +47,7 @@ class ShockBatch:
     truncated: list[bool]
     days: np.ndarray
     packed: Packed
+    _parts: _BatchParts | None = None  # every row's legs, events, subjects (first `shock`)
 
     @property
     def out(self) -> Output:
@@ -58,11 +59,41 @@ class ShockBatch:
 
     def shock(self, i: int) -> Shock:
         """Build the `Shock` of headline i (extension stages applied)."""
-        return self.scorer._staged(self.scorer._shock_from_row(self, i), self.items[i])
+        parts = self._parts
+        if parts is None:
+            parts = self._parts = self.scorer._batch_parts(self)
+        return self.scorer._staged(self.scorer._shock_from_parts(self, parts, i), self.items[i])
 
     def shocks(self) -> list[Shock]:
         """Build every `Shock`."""
         return [self.shock(i) for i in range(len(self))]
+
+
+@dataclass(slots=True)
+class _BatchParts:
+    """A batch's results as Python objects, built in one go: row i's legs are
+    `legs[leg_ptr[i] : leg_ptr[i + 1]]`, its events and subjects likewise."""
+
+    legs: list[ShockLeg]
+    leg_ptr: list[int]
+    ev_id: list[int]
+    ev_conf: list[float]
+    ev_ptr: list[int]
+    subjects: list[str]
+    sj_ptr: list[int]
+    scale: list[str]
+
+
+def _compact(
+    out_n: np.ndarray, width: int, *columns: np.ndarray
+) -> tuple[list[int], list[np.ndarray]]:
+    """The first `out_n[i]` entries of each row of (rows, width) `columns`, rows one after
+    another, and where each row starts."""
+    n = out_n.astype(np.int64)
+    keep = (np.arange(width) < n[:, None]).ravel()
+    ptr = np.zeros(n.shape[0] + 1, np.int64)
+    np.cumsum(n, out=ptr[1:])
+    return ptr.tolist(), [c[: keep.shape[0]][keep] for c in columns]
 
 
 @dataclass(slots=True)
@@ -227,52 +258,45 @@ class Scorer:
             self._symbols_seen[key] = symbol
         return symbol
 
-    def _shock_from_row(self, batch: ShockBatch, i: int) -> Shock:
-        out, c = batch.out, self.compiled
-        item, day = batch.items[i], int(batch.days[i])
-        conf, novelty = float(out.confidence[i]), float(out.novelty[i])
-        weight = self.source_weight(item.source)
-        scale_note = ""
+    def _scale_note(self, conf: float, novelty: float, weight: float) -> str:
+        note = ""
         if conf < 1.0:
-            scale_note += f" × hedged {conf:.2f}"
+            note += f" × hedged {conf:.2f}"
         if novelty < 1.0:
-            scale_note += f" × repeat {novelty:.2f}"
+            note += f" × repeat {novelty:.2f}"
         if weight != 1.0:
-            scale_note += f" × source {weight:.2f}"
-        k_max = self.settings.max_shocks
-        row = slice(i * k_max, i * k_max + int(out.n_shocks[i]))
-        legs: list[ShockLeg] = []
-        symbols, labels, themes = c.symbols, c.event_labels, c.theme_names
+            note += f" × source {weight:.2f}"
+        return note
+
+    def _via_names(self, roles: list[int], vias: list[int], days: list[int]) -> list[str]:
+        """What each leg came through: "" (subject, object), the theme, or the related
+        company's symbol on the headline's day."""
+        themes, symbol_on = self.compiled.theme_names, self._symbol_on
         theme_role = len(ROLE_NAMES) - 1
-        for sym_id, score, role, via, event in zip(
-            out.sh_symbol[row].tolist(),
-            out.sh_score[row].tolist(),
-            out.sh_role[row].tolist(),
-            out.sh_via[row].tolist(),
-            out.sh_event[row].tolist(),
-            strict=True,
-        ):
-            if role <= 1:
-                via_name = ""
-            elif role == theme_role:
-                via_name = themes[via]
-            else:
-                via_name = self._symbol_on(via, day)
-            label = labels[event] if event >= 0 else ""
-            legs.append(
-                ShockLeg(symbols[sym_id], score, ROLE_NAMES[role], via_name, label, scale_note)
-            )
-        ev = slice(i * MAX_EVENTS_OUT, i * MAX_EVENTS_OUT + int(out.n_events[i]))
+        return [
+            "" if role <= 1 else themes[via] if role == theme_role else symbol_on(via, day)
+            for role, via, day in zip(roles, vias, days, strict=True)
+        ]
+
+    def _events(self, ids: list[int], confs: list[float]) -> list[EventHit]:
+        c = self.compiled
         strongest: dict[int, float] = {}  # one entry per event type, its strongest occurrence
-        for e, conf_e in zip(out.ev_id[ev].tolist(), out.ev_conf[ev].tolist(), strict=True):
+        for e, conf_e in zip(ids, confs, strict=True):
             if abs(conf_e) > abs(strongest.get(e, 0.0)):
                 strongest[e] = conf_e
-        events = [EventHit(c.event_ids[e], c.event_labels[e], w) for e, w in strongest.items()]
-        sj = slice(i * MAX_SUBJECTS_OUT, i * MAX_SUBJECTS_OUT + int(out.n_subjects[i]))
-        subjects = [self._symbol_on(co, day) for co in out.sj_company[sj].tolist()]
-        notes = []
-        if batch.truncated[i]:
-            notes.append(f"headline cut to {self.settings.max_chars} characters")
+        return [EventHit(c.event_ids[e], c.event_labels[e], w) for e, w in strongest.items()]
+
+    def _shock(
+        self,
+        batch: ShockBatch,
+        i: int,
+        legs: list[ShockLeg],
+        events: list[EventHit],
+        subjects: list[str],
+        conf: float,
+        novelty: float,
+    ) -> Shock:
+        item, truncated = batch.items[i], batch.truncated[i]
         return Shock(
             news_id=item.id,
             ts_event=item.ts_event,
@@ -283,6 +307,102 @@ class Scorer:
             legs=legs,
             confidence=conf,
             novelty=novelty,
-            truncated=batch.truncated[i],
-            notes=notes,
+            truncated=truncated,
+            notes=[f"headline cut to {self.settings.max_chars} characters"] if truncated else [],
+        )
+
+    def _shock_from_row(self, batch: ShockBatch, i: int) -> Shock:
+        """Build the `Shock` of row i alone (one headline: no batch-wide arrays to set up).
+
+        `_batch_parts` + `_shock_from_parts` build the same shocks for a whole batch."""
+        out, c = batch.out, self.compiled
+        item, day = batch.items[i], int(batch.days[i])
+        conf, novelty = float(out.confidence[i]), float(out.novelty[i])
+        scale = self._scale_note(conf, novelty, self.source_weight(item.source))
+        k_max = self.settings.max_shocks
+        row = slice(i * k_max, i * k_max + int(out.n_shocks[i]))
+        roles = out.sh_role[row].tolist()
+        symbols, labels, role_names = c.symbols, c.event_labels, ROLE_NAMES
+        legs = [
+            ShockLeg(symbols[sym], score, role_names[role], via, labels[ev] if ev >= 0 else "", scale)
+            for sym, score, role, via, ev in zip(
+                out.sh_symbol[row].tolist(),
+                out.sh_score[row].tolist(),
+                roles,
+                self._via_names(roles, out.sh_via[row].tolist(), [day] * len(roles)),
+                out.sh_event[row].tolist(),
+                strict=True,
+            )
+        ]  # fmt: skip
+        ev = slice(i * MAX_EVENTS_OUT, i * MAX_EVENTS_OUT + int(out.n_events[i]))
+        events = self._events(out.ev_id[ev].tolist(), out.ev_conf[ev].tolist())
+        sj = slice(i * MAX_SUBJECTS_OUT, i * MAX_SUBJECTS_OUT + int(out.n_subjects[i]))
+        subjects = [self._symbol_on(co, day) for co in out.sj_company[sj].tolist()]
+        return self._shock(batch, i, legs, events, subjects, conf, novelty)
+
+    def _batch_parts(self, batch: ShockBatch) -> _BatchParts:
+        """Every row's legs, events and subjects, built with array operations where they can
+        be (names looked up through object arrays, one `ShockLeg` call per leg)."""
+        out, c, n = batch.out, self.compiled, len(batch.items)
+        k_max = self.settings.max_shocks
+        leg_ptr, (sym, score, role, via, event) = _compact(
+            out.n_shocks[:n], k_max, out.sh_symbol, out.sh_score, out.sh_role, out.sh_via,
+            out.sh_event,
+        )  # fmt: skip
+        rows = np.repeat(np.arange(n), np.diff(leg_ptr))
+        days = np.asarray(batch.days[:n], np.int64)
+        scales = [
+            self._scale_note(conf, nov, self.source_weight(item.source))
+            for conf, nov, item in zip(
+                out.confidence[:n].tolist(), out.novelty[:n].tolist(), batch.items, strict=True
+            )
+        ]
+        names = np.array(c.symbols, dtype=object)
+        labels = np.array([*c.event_labels, ""], dtype=object)  # event -1: the ""
+        role_names = np.array(ROLE_NAMES, dtype=object)
+        # what each leg came through (see `_via_names`): most are subjects, with none
+        vias = np.full(sym.shape[0], "", dtype=object)
+        themed = role == len(ROLE_NAMES) - 1
+        if themed.any():
+            vias[themed] = np.array(c.theme_names, dtype=object)[via[themed]]
+        related = (role > 1) & ~themed
+        if related.any():
+            symbol_on = self._symbol_on
+            vias[related] = [
+                symbol_on(co, d)
+                for co, d in zip(via[related].tolist(), days[rows[related]].tolist(), strict=True)
+            ]
+        legs = list(
+            map(
+                ShockLeg,
+                names[sym].tolist(),
+                score.tolist(),
+                role_names[role].tolist(),
+                vias.tolist(),
+                labels[event].tolist(),
+                np.array(scales, dtype=object)[rows].tolist(),
+            )
+        )
+        ev_ptr, (ev_id, ev_conf) = _compact(
+            out.n_events[:n], MAX_EVENTS_OUT, out.ev_id, out.ev_conf
+        )
+        sj_ptr, (sj_company,) = _compact(out.n_subjects[:n], MAX_SUBJECTS_OUT, out.sj_company)
+        sj_days = days[np.repeat(np.arange(n), np.diff(sj_ptr))].tolist()
+        symbol_on = self._symbol_on
+        subjects = [symbol_on(co, d) for co, d in zip(sj_company.tolist(), sj_days, strict=True)]
+        return _BatchParts(
+            legs, leg_ptr, ev_id.tolist(), ev_conf.tolist(), ev_ptr, subjects, sj_ptr, scales
+        )
+
+    def _shock_from_parts(self, batch: ShockBatch, parts: _BatchParts, i: int) -> Shock:
+        out = batch.out
+        e0, e1 = parts.ev_ptr[i], parts.ev_ptr[i + 1]
+        return self._shock(
+            batch,
+            i,
+            parts.legs[parts.leg_ptr[i] : parts.leg_ptr[i + 1]],
+            self._events(parts.ev_id[e0:e1], parts.ev_conf[e0:e1]) if e1 > e0 else [],
+            parts.subjects[parts.sj_ptr[i] : parts.sj_ptr[i + 1]],
+            out.confidence.item(i),
+            out.novelty.item(i),
         )

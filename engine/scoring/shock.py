@@ -10,7 +10,7 @@ import msgspec
 ROLE_NAMES = ("subject", "object", "competitor", "supplier", "customer", "partner", "peer", "theme")
 
 
-class ShockLeg(msgspec.Struct, frozen=True):
+class ShockLeg(msgspec.Struct, frozen=True, gc=False):
     """One symbol's score in [-1, 1] and how its largest part reached it.
 
     `role` is how the symbol was hit (`subject`, `object`, a relation such as `supplier`, or
@@ -49,7 +49,7 @@ class ShockLeg(msgspec.Struct, frozen=True):
         }
 
 
-class EventHit(msgspec.Struct, frozen=True):
+class EventHit(msgspec.Struct, frozen=True, gc=False):
     """An event type recognised in the headline, with its confidence (sign: negated if < 0)."""
 
     id: str

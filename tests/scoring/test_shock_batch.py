@@ -1,0 +1,56 @@
+"""Shocks of a batch, built in one go, are the shocks built one headline at a time."""
+
+import msgspec
+import orjson
+
+from engine.news import NewsItem, news_from_mapping
+from engine.scoring import Scorer
+from tests.conftest import shared_path
+
+HOUR = 3600 * 10**9
+BASE = 1_700_000_000 * 10**9
+
+
+def _items() -> list[NewsItem]:
+    crafted = [
+        "Meta plans to sell its spare AI computing power",
+        "Meta plans to sell its spare AI computing power",  # a repeat: damped by novelty
+        "Nvidia may reportedly consider cutting prices, analysts said",  # hedged
+        "Apple wins major contract; TSMC and Broadcom to supply chips",
+        "Eaton loses major contract " + "and more words " * 400,  # cut to max_chars
+        "Nothing to see here",
+        "Cisco to buy Splunk",
+    ]
+    items = [
+        news_from_mapping({
+            "id": f"c{i}", "headline": h, "created_at": BASE + i * HOUR,
+            "source": ["", "Benzinga", "SeekingAlpha", "unknown-blog"][i % 4],
+            "symbols": ["AAPL", "NVDA"] if i % 2 else [],
+        })
+        for i, h in enumerate(crafted)
+    ]  # fmt: skip
+    news = shared_path("data", "stocknet", "news.jsonl").read_bytes().splitlines()
+    items += [news_from_mapping(orjson.loads(x)) for x in news[::40]]
+    return items
+
+
+def test_batch_shocks_equal_shocks_built_row_by_row(scorer: Scorer) -> None:
+    items = _items()
+    scorer.reset_novelty()
+    batch = scorer.score_batch(items)
+    by_row = [scorer._staged(scorer._shock_from_row(batch, i), items[i]) for i in range(len(items))]
+    in_one_go = batch.shocks()
+    assert in_one_go == by_row
+    assert msgspec.json.encode(in_one_go) == msgspec.json.encode(by_row)
+    assert sum(len(s.legs) for s in in_one_go) > len(items)  # legs of every role were built
+    assert {leg.role for s in in_one_go for leg in s.legs} >= {"subject", "supplier", "theme"}
+    assert any(s.truncated for s in in_one_go) and any(s.events for s in in_one_go)
+
+
+def test_batch_shocks_equal_single_scores(scorer: Scorer) -> None:
+    items = [i for i in _items() if len(i.symbols) <= 16]
+    scorer.reset_novelty()
+    batch = scorer.score_batch(items)
+    scorer.reset_novelty()
+    singles = [scorer.score(item) for item in items]
+    assert batch.shocks() == singles
