@@ -178,17 +178,17 @@ class Engine:
     def load_state(self, strategy_id: str, state: dict[str, Any]) -> None:
         """Hand a saved state to a registered strategy's `on_load` (call before `start`)."""
         slot = self._slots[strategy_id]
-        self._call(strategy_id, slot, "load", "", slot.strategy.on_load, state)
+        self._call(strategy_id, slot, "load", None, slot.strategy.on_load, state)
 
     def start(self) -> None:
         """Call every strategy's `on_start`."""
         for sid, slot in self._slots.items():
-            self._call(sid, slot, "start", "", slot.strategy.on_start)
+            self._call(sid, slot, "start", None, slot.strategy.on_start)
 
     def stop(self) -> None:
         """Call every strategy's `on_stop`."""
         for sid, slot in self._slots.items():
-            self._call(sid, slot, "stop", "", slot.strategy.on_stop)
+            self._call(sid, slot, "stop", None, slot.strategy.on_stop)
 
     def on_news(self, item: NewsItem) -> Shock:
         """Score a headline received now and hand the shock to every strategy."""
@@ -332,11 +332,12 @@ class Engine:
         return ""
 
     def _call(
-        self, sid: str, slot: _Slot, kind: str, detail: str, handler: Callable[..., None],
+        self, sid: str, slot: _Slot, kind: str, detail: str | None, handler: Callable[..., None],
         *args: Any,
     ) -> None:  # fmt: skip
-        """Run `handler(*args)`, one handler of one strategy (on `kind` `detail`, e.g. "timer
-        exit:n1"); a failure pauses it, repeated failures break it.
+        """Run `handler(*args)`, one handler of one strategy; a failure pauses it, repeated
+        failures break it. Its description ("timer exit:n1": `kind`, then `detail` unless None)
+        is formatted only on a failure.
 
         A paused strategy still gets fills, timers, start and stop (`on_news` skips its
         shocks); a broken one gets nothing.
@@ -346,7 +347,7 @@ class Engine:
         try:
             handler(*args)
         except Exception as exc:  # one strategy's bug must not stop the others
-            what = f"{kind} {detail}" if detail else kind
+            what = kind if detail is None else f"{kind} {detail}"
             slot.failures += 1
             slot.last_error = f"{what}: {type(exc).__name__}: {exc}"
             log.exception("strategy %s failed on %s", sid, what)
