@@ -28,6 +28,7 @@ from aiohttp import web
 
 from engine.brokers.base import TERMINAL_STATES, BrokerSnapshot, LiveBroker
 from engine.clock import Clock, LiveClock
+from engine.errors import SpilloverError
 from engine.feeds.base import Feed, TradeBatch
 from engine.feeds.dead_letters import DeadLetterFile
 from engine.http_status import DaemonMetrics, make_app
@@ -188,14 +189,14 @@ class LiveNode:
                 row["client_order_id"], row["strategy_id"], row["news_id"], row["symbol"],
                 row["qty"], row["status"],
             )  # fmt: skip
+        for sid in self.engine.strategy_ids:  # before any fill of a resumed order reaches it
+            saved = self.journal.load_strategy_state(sid)
+            if saved is not None:
+                self.engine.load_state(sid, saved)  # open baskets, their exit timers
         if self.orders:
             log.info("following up %d orders left open by the last run", len(self.orders))
             await self.broker.resume(self._open_orders_with_fills())
         self._reconcile(snapshot)
-        for sid in self.engine.strategy_ids:
-            saved = self.journal.load_strategy_state(sid)
-            if saved is not None:
-                self.engine.load_state(sid, saved)  # open baskets, their exit timers
         self._day_start_equity = self.equity()
         self.engine.start()
         gc.freeze()  # the universe, kernels and strategies live forever: keep them out of GC passes
@@ -207,13 +208,16 @@ class LiveNode:
         feed_tasks = [asyncio.create_task(f.run(self), name=f"feed:{f.name}") for f in self.feeds]
         ticker = asyncio.create_task(self._tick(), name="ticker")
         stopper = asyncio.create_task(stop.wait(), name="stop")
+        fatal: BaseException | None = None
         try:
             pending: set[asyncio.Task[Any]] = {*feed_tasks, stopper}
-            while not stopper.done():
+            while not stopper.done() and fatal is None:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    if task is not stopper and task.exception() is not None:
-                        exc = task.exception()
+                    exc = None if task is stopper else task.exception()
+                    if isinstance(exc, SpilloverError):  # a setting to fix (keys, topics): stop
+                        fatal = exc
+                    elif exc is not None:
                         log.error("feed task %s failed: %r", task.get_name(), exc)
                 if not (pending - {stopper}):
                     log.info("every feed has ended")
@@ -223,6 +227,8 @@ class LiveNode:
                 task.cancel()
             await asyncio.gather(*feed_tasks, ticker, stopper, return_exceptions=True)
             self.engine.fire_due_timers()
+        if fatal is not None:
+            raise fatal
 
     async def close(self) -> None:
         """Stop strategies, let the broker finish in-flight calls, flush the journal."""

@@ -222,3 +222,30 @@ async def test_daily_loss_beyond_the_limit_halts_trading(tmp_path: Path, scorer:
         feed.push_news(id="nvda-1", headline="Nvidia raises its revenue forecast on AI demand")
         await until(lambda: node.counters.news == 2)
         assert node.counters.orders_sent == sent
+
+
+class BrokenFeed:
+    name = "broken"
+
+    async def run(self, sink: object) -> None:
+        from engine.errors import ConfigError
+
+        raise ConfigError("alpaca keys refused: set APCA_API_KEY_ID")
+
+
+@pytest.mark.asyncio
+async def test_a_feed_failing_on_a_setting_stops_the_daemon_with_that_error(
+    tmp_path: Path, scorer: Scorer
+) -> None:
+    from engine.errors import ConfigError
+
+    settings = settings_for(tmp_path)
+    feed = QueueFeed()
+    node = LiveNode(
+        settings, scorer, [(make_strategy("shock_hedge"), 1e6)], [feed, BrokenFeed()],
+        SimBroker(settings.broker, feed.clock), Journal(tmp_path / "j.sqlite"), clock=feed.clock,
+    )  # fmt: skip
+    await node.start()
+    with pytest.raises(ConfigError, match="APCA_API_KEY_ID"):
+        await asyncio.wait_for(node.run(asyncio.Event()), 5)
+    await node.close()
