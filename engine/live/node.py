@@ -19,20 +19,21 @@ import gc
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 from aiohttp import web
 
-from engine.brokers.base import TERMINAL_STATES, BrokerSnapshot, LiveBroker
+from engine.brokers.base import TERMINAL_STATES, LiveBroker
 from engine.clock import Clock, LiveClock
 from engine.errors import SpilloverError
 from engine.feeds.base import Feed, TradeBatch
 from engine.feeds.dead_letters import DeadLetterFile
 from engine.http_status import DaemonMetrics, make_app
 from engine.journal import Journal
+from engine.live.recovery import open_orders_with_fills, reconcile, restore_book
+from engine.live.status import Counters, OrderView, vars_of
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -48,46 +49,6 @@ NS = 1_000_000_000
 KEEP_RECENT = 50
 SAMPLE_EVERY_NS = 60 * NS
 CHECKPOINT_EVERY_S = 10.0
-
-
-@dataclass(slots=True)
-class OrderView:
-    """An order as the status face shows it."""
-
-    client_order_id: str
-    strategy_id: str
-    news_id: str
-    symbol: str
-    qty: float
-    status: str
-    reason: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON shape of `/api/state`'s `open_orders`."""
-        return {
-            "client_order_id": self.client_order_id, "strategy_id": self.strategy_id,
-            "news_id": self.news_id, "symbol": self.symbol,
-            "side": "buy" if self.qty > 0 else "sell", "qty": abs(self.qty),
-            "status": self.status, "reason": self.reason,
-        }  # fmt: skip
-
-
-@dataclass(slots=True)
-class Counters:
-    """What the node has seen and done since it started."""
-
-    news: int = 0
-    duplicate_news: int = 0
-    stale_news: int = 0
-    trades: int = 0
-    unknown_symbol_trades: int = 0
-    bad_messages: int = 0
-    shocks_traded: int = 0
-    orders_sent: int = 0
-    orders_blocked: int = 0
-    orders_not_resent: int = 0
-    fills: int = 0
-    by_feed: dict[str, int] = field(default_factory=dict)
 
 
 def resolve_risk(settings: RiskSettings, broker_kind: str) -> RiskSettings:
@@ -183,7 +144,7 @@ class LiveNode:
         self.started_ns = self.clock.now_ns()
         snapshot = await self.broker.start(self)
         for sid in self.engine.strategy_ids:
-            self._restore_book(sid)
+            restore_book(self.journal, sid, self.engine.portfolio(sid), self.cash[sid])
         for row in self.journal.open_orders():
             self.orders[row["client_order_id"]] = OrderView(
                 row["client_order_id"], row["strategy_id"], row["news_id"], row["symbol"],
@@ -195,8 +156,10 @@ class LiveNode:
                 self.engine.load_state(sid, saved)  # open baskets, their exit timers
         if self.orders:
             log.info("following up %d orders left open by the last run", len(self.orders))
-            await self.broker.resume(self._open_orders_with_fills())
-        self._reconcile(snapshot)
+            await self.broker.resume(open_orders_with_fills(self.journal))
+        if self.broker.name != "sim":  # the simulator holds nothing of its own to compare
+            books = [self.engine.portfolio(sid) for sid in self.engine.strategy_ids]
+            self.reconcile = reconcile(books, snapshot)
         self._day_start_equity = self.equity()
         self.engine.start()
         gc.freeze()  # the universe, kernels and strategies live forever: keep them out of GC passes
@@ -257,49 +220,6 @@ class LiveNode:
         host, port = self._http.addresses[0][:2]
         self.http_url = f"http://{host}:{port}"
         log.info("status on %s (/healthz, /metrics, /api/state)", self.http_url)
-
-    def _open_orders_with_fills(self) -> list[dict[str, Any]]:
-        """Journaled open orders, each with what its journaled fills already booked."""
-        done = {
-            r["client_order_id"]: r
-            for r in self.journal.rows(
-                "SELECT client_order_id, SUM(qty) AS filled_qty, "
-                "SUM(qty * price) / SUM(qty) AS filled_avg_price FROM fills "
-                "GROUP BY client_order_id HAVING SUM(qty) != 0"
-            )
-        }
-        rows = self.journal.open_orders()
-        for row in rows:
-            if row["client_order_id"] in done:
-                booked = done[row["client_order_id"]]
-                row["filled_qty"] = abs(booked["filled_qty"])
-                row["filled_avg_price"] = booked["filled_avg_price"]
-        return rows
-
-    def _restore_book(self, sid: str) -> None:
-        book = self.engine.portfolio(sid)
-        rows = self.journal.rows(
-            "SELECT COALESCE(SUM(qty * price + commission), 0) AS spent, COUNT(*) AS n "
-            "FROM fills WHERE strategy_id = ?",
-            (sid,),
-        )
-        if rows[0]["n"]:
-            book.cash = self.cash[sid] - rows[0]["spent"]
-            book.positions.update(self.journal.positions(sid))
-            log.info("%s: %d positions rebuilt from the journal", sid, len(book.positions))
-
-    def _reconcile(self, snapshot: BrokerSnapshot) -> None:
-        if self.broker.name == "sim":
-            return
-        ours: dict[str, float] = collections.defaultdict(float)
-        for sid in self.engine.strategy_ids:
-            for sym, qty in self.engine.portfolio(sid).positions.items():
-                ours[sym] += qty
-        for sym in sorted(set(ours) | set(snapshot.positions)):
-            have, want = snapshot.positions.get(sym, 0.0), ours.get(sym, 0.0)
-            if abs(have - want) > 1e-6:
-                self.reconcile[sym] = {"broker": have, "journal": want}
-                log.warning("reconcile %s: broker holds %g, the journal says %g", sym, have, want)
 
     # ---- FeedSink ------------------------------------------------------------------------
 
@@ -577,11 +497,6 @@ class LiveNode:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def vars_of(counters: Counters) -> dict[str, Any]:
-    """A dataclass with slots as a dict."""
-    return {name: getattr(counters, name) for name in counters.__slots__}
 
 
 class _Guard:
