@@ -21,7 +21,15 @@ from engine.kernels.market_nb import (
     G_PENDING,
     G_SIZE,
     G_STEP_MARK,
+    S_COV_MKT,
+    S_COV_SEC,
+    S_LAST_PRICE,
+    S_PREV_PRICE,
+    S_ROWS,
+    S_VAR_RATE,
+    S_VAR_SEC,
     fold_grid_nb,
+    fold_span_nb,
     fold_trades_nb,
     grid_until_nb,
     sample_betas_nb,
@@ -47,16 +55,20 @@ class MarketState:
         self.sector = np.array([names.index(x) for x in sectors], np.int64)
         self.n_sectors = len(names)
         n = len(self.symbols)
-        self.last_price = np.zeros(n)
+        # the float state per symbol: rows of one array, so `fold` hands the kernel one
+        # argument for six (each row is a contiguous view, used as its own array)
+        self._state = np.zeros((S_ROWS, n))
+        self.last_price = self._state[S_LAST_PRICE]
         self.last_ts = np.zeros(n, np.int64)
-        self.var_rate = np.zeros(n)
-        self.prev_price = np.zeros(n)
-        self.cov_mkt = np.zeros(n)
+        self.var_rate = self._state[S_VAR_RATE]
+        self.prev_price = self._state[S_PREV_PRICE]
+        self.cov_mkt = self._state[S_COV_MKT]
         self.var_mkt = np.zeros(1)
-        self.cov_sec = np.zeros(n)
-        self.var_sec = np.zeros(n)
+        self.cov_sec = self._state[S_COV_SEC]
+        self.var_sec = self._state[S_VAR_SEC]
         self.halflife_ns = vol_halflife_s * 1e9
         self.beta_alpha = beta_alpha
+        self._params = np.array([self.halflife_ns, beta_alpha])
         self.skipped = 0
         self.grid: np.ndarray | None = None  # set by `start_grid` (backtests)
         self._exposure_keys: tuple[str, ...] = ()
@@ -142,6 +154,19 @@ class MarketState:
             self.prev_price, self.sector, self.n_sectors, self.cov_mkt, self.var_mkt,
             self.cov_sec, self.var_sec, self.beta_alpha, self.grid, self._marks,
         )  # fmt: skip
+
+    def fold(self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray, lo: int, hi: int) -> None:
+        """`on_trades(slots[lo:hi], ts[lo:hi], price[lo:hi])` in one kernel call when the
+        grid runs (the engine folds up to each fill: tens of thousands of small spans)."""
+        if self.grid is not None:
+            skipped = fold_span_nb(
+                slots, ts, price, lo, hi, self._state, self.last_ts, self.var_mkt, self.sector,
+                self.n_sectors, self._params, self.grid, self._marks,
+            )  # fmt: skip
+            if skipped >= 0:
+                self.skipped += skipped
+                return
+        self.on_trades(slots[lo:hi], ts[lo:hi], price[lo:hi])  # no grid, or marks need room
 
     def sample(self) -> None:
         """Take a return sample on the common clock (call it every fixed interval)."""

@@ -225,10 +225,15 @@ class Engine:
             else symbols
         )
         fills: list[Fill] = on_trades(keys, ts, price) if on_trades is not None else []
+        fold = self.market.fold
+        n = ts.shape[0]
         if not fills:
-            self.market.on_trades(slots, ts, price)
+            fold(slots, ts, price, 0, n)
             return fills
         advance = getattr(self.clock, "advance_to", None)
+        now = self.clock.now_ns
+        cut_at = ts.searchsorted
+        intents, on_fill = self.intents, self.on_fill
         done = 0
         i = 0
         while i < len(fills):
@@ -236,24 +241,25 @@ class Engine:
             # before the fill fire first, without later prices
             fill = fills[i]
             i += 1
-            n_intents = len(self.intents)
+            n_intents = len(intents)
+            t = fill.ts_event
             if advance is not None:
-                advance(max(self.clock.now_ns(), fill.ts_event))
-            cut = int(ts.searchsorted(fill.ts_event, side="right"))
+                advance(max(now(), t))
+            cut = int(cut_at(t, side="right"))
             if cut > done:
-                self.market.on_trades(slots[done:cut], ts[done:cut], price[done:cut])
+                fold(slots, ts, price, done, cut)
                 done = cut
-            self.on_fill(fill)
-            if len(self.intents) > n_intents:
+            on_fill(fill)
+            if len(intents) > n_intents:
                 # orders sent now (or by those timers) may fill later in this same batch,
                 # before fills still queued
-                first = min(intent.ts_init for intent in self.intents[n_intents:])
-                start = int(ts.searchsorted(first, side="left"))
+                first = min(intent.ts_init for intent in intents[n_intents:])
+                start = int(cut_at(first, side="left"))
                 more = on_trades(keys[start:], ts[start:], price[start:])  # type: ignore[misc]
                 if more:
                     fills[i:] = sorted(fills[i:] + more, key=lambda f: f.ts_event)
-        if done < ts.shape[0]:
-            self.market.on_trades(slots[done:], ts[done:], price[done:])
+        if done < n:
+            fold(slots, ts, price, done, n)
         return fills
 
     def on_fill(self, fill: Fill) -> None:

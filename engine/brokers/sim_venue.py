@@ -18,7 +18,6 @@ import numpy as np
 from engine.kernels.venue_nb import first_trades_nb
 from engine.orders import Fill, OrderIntent
 
-_max_reduce = np.maximum.reduce  # `.max()` without the Python wrapper around it
 _ts_event = attrgetter("ts_event")
 
 
@@ -87,10 +86,9 @@ class SimulatedVenue:
             get = self.slot_of.get
             order_slot = np.array([get(i.symbol, -1) for _, i in pending], np.int64)
             arrivals = np.array([a for a, _ in pending], np.int64)
-            found = first_trades_nb(symbols, ts, order_slot, arrivals)
-            if _max_reduce(found) < 0:
-                return []  # most batches fill nothing: the orders stay as they are
-            hit = found.tolist()
+            hit = first_trades_nb(symbols, ts, order_slot, arrivals).tolist()
+            if max(hit) < 0:  # a few orders: Python's max beats a ufunc reduce
+                return []  # no pending order fills in this batch: the orders stay as they are
         fills: list[Fill] = []
         still: list[tuple[int, OrderIntent]] = []
         slip = self.settings.slippage_bps * 1e-4

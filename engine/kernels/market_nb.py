@@ -278,3 +278,43 @@ def grid_until_nb(
             grid[G_LIMIT], grid, marks, last_price, prev_price, sector, n_sectors,
             cov_mkt, var_mkt, cov_sec, var_sec, alpha,
         )  # fmt: skip
+
+
+# rows of the float state of `fold_span_nb`
+S_LAST_PRICE = 0
+S_VAR_RATE = 1
+S_PREV_PRICE = 2
+S_COV_MKT = 3
+S_COV_SEC = 4
+S_VAR_SEC = 5
+S_ROWS = 6
+
+
+@njit(cache=True)
+def fold_span_nb(
+    slots: np.ndarray,
+    ts: np.ndarray,
+    price: np.ndarray,
+    lo: int,
+    hi: int,
+    state: np.ndarray,
+    last_ts: np.ndarray,
+    var_mkt: np.ndarray,
+    sector: np.ndarray,
+    n_sectors: int,
+    params: np.ndarray,
+    grid: np.ndarray,
+    marks: np.ndarray,
+) -> int:
+    """`fold_grid_nb` over trades `lo:hi` with the float state as rows of one (6, symbols)
+    array and (halflife_ns, alpha) in `params`: one call with fewer arguments, no slices made
+    in Python. Returns the trades skipped, or -1 (nothing done) when `marks` lacks the room
+    `fold_grid_nb` needs (2 * trades + 8 more): make room, then call again.
+    """
+    if marks.shape[0] - grid[G_N_MARKS] < 2 * (hi - lo) + 8:
+        return -1
+    return fold_grid_nb(
+        slots[lo:hi], ts[lo:hi], price[lo:hi], state[S_LAST_PRICE], last_ts, state[S_VAR_RATE],
+        params[0], state[S_PREV_PRICE], sector, n_sectors, state[S_COV_MKT], var_mkt,
+        state[S_COV_SEC], state[S_VAR_SEC], params[1], grid, marks,
+    )  # fmt: skip

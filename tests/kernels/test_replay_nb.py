@@ -46,11 +46,17 @@ def _drive(
     cuts: list[int],
     step_mark: int,
     step_sample: int,
+    *,
+    span: bool = False,
+    marks_room: int | None = None,
 ) -> MarketState:
-    """Fold trades with the grid on, as `run_backtest` drives it (fills cut batches at `cuts`)."""
+    """Fold trades with the grid on, as `run_backtest` drives it (fills cut batches at `cuts`);
+    with `span`, through `MarketState.fold` (the span kernel) instead of `on_trades` on slices."""
     start = 0
     state = MarketState(list("ABCD"), SECTORS, beta_alpha=0.1)
     state.start_grid(start, step_mark, step_sample)
+    if marks_room is not None:
+        state._marks = np.zeros(marks_room, np.int64)  # the span kernel asks for room
     n, k = ts.shape[0], 0
     end = int(ts[-1]) + 1 if n else start
     for i in range(len(events) + 1):
@@ -59,7 +65,10 @@ def _drive(
         j = int(np.searchsorted(ts, limit, side="left"))
         pieces = sorted({k, j, *(c for c in cuts if k < c < j)})
         for a, b in itertools.pairwise(pieces):
-            state.on_trades(slots[a:b], ts[a:b], px[a:b])
+            if span:
+                state.fold(slots, ts, px, a, b)
+            else:
+                state.on_trades(slots[a:b], ts[a:b], px[a:b])
         k = j
         nxt = int(ts[k]) if k < n else end
         state.grid_until(nxt, k < n, end, at_limit=False)
@@ -67,6 +76,24 @@ def _drive(
         if limit >= end and i >= len(events) - 1 and k >= n:
             break
     return state
+
+
+@given(replays(), st.sampled_from([None, 1, 4]))
+def test_span_fold_gives_exactly_the_state_of_folding_slices(
+    case: tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int], int, int],
+    marks_room: int | None,
+) -> None:
+    ts, slots, px, events, cuts, step_mark, step_sample = case
+    sliced = _drive(ts, slots, px, events, cuts, step_mark, step_sample, marks_room=marks_room)
+    spans = _drive(
+        ts, slots, px, events, cuts, step_mark, step_sample, span=True, marks_room=marks_room
+    )  # fmt: skip
+    assert spans.mark_times.tolist() == sliced.mark_times.tolist()
+    assert spans.skipped == sliced.skipped
+    np.testing.assert_array_equal(spans.last_ts, sliced.last_ts)
+    for name in ("last_price", "var_rate", "prev_price", "cov_mkt", "var_mkt", "cov_sec"):
+        np.testing.assert_array_equal(getattr(spans, name), getattr(sliced, name))
+    np.testing.assert_array_equal(spans.var_sec, sliced.var_sec)
 
 
 @given(replays())
