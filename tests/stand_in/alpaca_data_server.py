@@ -20,17 +20,17 @@ a weekday, one headline per symbol per weekday. Requests need the `APCA-API-KEY-
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.stand_in.background import BackgroundServer
 
 JSON = dict[str, Any]
 
@@ -92,13 +92,15 @@ def _error(status: int, code: int, message: str) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=status)
 
 
-class AlpacaDataStandIn:
+class AlpacaDataStandIn(BackgroundServer):
     """The stand-in server, run on 127.0.0.1 (a free port) in a thread with its own event loop.
 
     `fail_symbols` maps a symbol to an HTTP status returned for any bars/trades request naming it
     (e.g. 403, as Alpaca answers a feed the subscription does not cover).
     `page_cap` caps the items per page below the client's `limit` (Alpaca's cap is 10,000).
     """
+
+    thread_name = "alpaca-data-stand-in"
 
     def __init__(
         self,
@@ -116,10 +118,7 @@ class AlpacaDataStandIn:
         self.fail_symbols = dict(fail_symbols or {})
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        super().__init__()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -128,53 +127,13 @@ class AlpacaDataStandIn:
         """Base URL to pass to alpaca-py as `url_override`."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> AlpacaDataStandIn:
-        """Start serving; returns once the port is bound."""
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(
-            target=loop.run_forever, name="alpaca-data-stand-in", daemon=True
-        )
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), loop).result(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and join the thread."""
-        loop, self._loop = self._loop, None
-        if loop is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(timeout=10)
-            self._runner = None
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        loop.close()
-
-    def __enter__(self) -> AlpacaDataStandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def _serve(self) -> None:
+    def make_app(self) -> web.Application:
+        """The data API's routes."""
         app = web.Application(middlewares=[self._record_and_auth])
         app.router.add_get("/v1beta1/news", self._news)
         app.router.add_get("/v2/stocks/bars", self._bars)
         app.router.add_get("/v2/stocks/trades", self._trades)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        return app
 
     # -- bookkeeping for tests ---------------------------------------------------------------
 

@@ -16,14 +16,14 @@ connection (the streams reconnect by themselves).
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import msgpack
 from aiohttp import WSMsgType, web
+
+from tests.stand_in.background import BackgroundServer
 
 NEWS_PATH = "/v1beta1/news"
 STOCKS_PATH = "/v2/iex"
@@ -42,8 +42,10 @@ class _Client:
     subscribed: dict[str, list[str]] = field(default_factory=dict)
 
 
-class AlpacaStreamStandIn:
+class AlpacaStreamStandIn(BackgroundServer):
     """The stand-in on 127.0.0.1 (a free port), in a thread with its own event loop."""
+
+    thread_name = "alpaca-stream-stand-in"
 
     def __init__(self, api_key: str = "test-key", secret_key: str = "test-secret") -> None:
         self.api_key = api_key
@@ -51,11 +53,8 @@ class AlpacaStreamStandIn:
         self.connections = 0  # accepted websocket connections so far
         self.auth_failures = 0
         self._clients: list[_Client] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        super().__init__()
         self._next_id = 1000
-        self.port = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -69,58 +68,16 @@ class AlpacaStreamStandIn:
         """`url_override` for `StockDataStream`."""
         return f"ws://127.0.0.1:{self.port}{STOCKS_PATH}"
 
-    def start(self) -> AlpacaStreamStandIn:
-        """Start serving; returns once the port is bound."""
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(
-            target=loop.run_forever, name="alpaca-stream-stand-in", daemon=True
-        )
-        self._thread.start()
-        self._run(self._serve())
-        return self
-
-    def stop(self) -> None:
-        """Close every connection, stop serving and join the thread."""
-        loop = self._loop
-        if loop is None:
-            return
+    def before_stop(self) -> None:
+        """Close every connection first."""
         self.drop()
-        if self._runner is not None:
-            self._run(self._runner.cleanup())
-            self._runner = None
-        self._loop = None
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        loop.close()
 
-    def __enter__(self) -> AlpacaStreamStandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _run(self, coro: Any) -> Any:
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
-
-    async def _serve(self) -> None:
+    def make_app(self) -> web.Application:
+        """The news and stocks websocket endpoints."""
         app = web.Application()
         app.router.add_get(NEWS_PATH, self._news)
         app.router.add_get(STOCKS_PATH, self._stocks)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        return app
 
     # -- what tests call ---------------------------------------------------------------------
 

@@ -46,10 +46,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Literal
 
 from aiohttp import web
+
+from tests.stand_in.background import BackgroundServer
 
 JSON = dict[str, Any]
 FillMode = Literal["immediate", "after_polls", "partial", "never"]
@@ -88,8 +89,10 @@ def _num(x: float) -> str:
     return f"{x:.9f}".rstrip("0").rstrip(".") or "0"
 
 
-class AlpacaTradingStandIn:
+class AlpacaTradingStandIn(BackgroundServer):
     """The stand-in server on 127.0.0.1 (`port=0`: a free port), in a thread with its own loop."""
+
+    thread_name = "alpaca-trading-stand-in"
 
     def __init__(
         self,
@@ -115,10 +118,7 @@ class AlpacaTradingStandIn:
         self._faults: list[_Fault] = []
         self._land_then_504 = 0
         self._lock = threading.RLock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = port
+        super().__init__(port)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -127,42 +127,8 @@ class AlpacaTradingStandIn:
         """Base URL to pass to alpaca-py as `url_override`."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> AlpacaTradingStandIn:
-        """Start serving; returns once the port is bound."""
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._thread = threading.Thread(
-            target=loop.run_forever, name="alpaca-trading-stand-in", daemon=True
-        )
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), loop).result(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and join the thread."""
-        loop, self._loop = self._loop, None
-        if loop is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(timeout=10)
-            self._runner = None
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        loop.close()
-
-    def __enter__(self) -> AlpacaTradingStandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def _serve(self) -> None:
+    def make_app(self) -> web.Application:
+        """The trading API's routes and the `/_stand_in/` controls."""
         app = web.Application(middlewares=[self._middleware])
         r = app.router
         r.add_get("/v2/account", self._account)
@@ -181,13 +147,7 @@ class AlpacaTradingStandIn:
         r.add_post("/_stand_in/land_then_504", self._ctl_land)
         r.add_post("/_stand_in/config", self._ctl_config)
         r.add_post("/_stand_in/reset", self._ctl_reset)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        return app
 
     # -- test controls -------------------------------------------------------------------------
 
