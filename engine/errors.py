@@ -11,6 +11,8 @@ Tree::
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class SpilloverError(Exception):
     """Root of every error the engine raises on purpose."""
@@ -38,3 +40,8 @@ class LexiconError(ConfigError):
 
 class InputError(SpilloverError):
     """A news item or case passed by the caller cannot be used."""
+
+
+def validation_problems(exc: Any) -> str:
+    """A pydantic `ValidationError` as one line: `field.path: what is wrong; ...`."""
+    return "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,6 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from engine.errors import ConfigError, validation_problems
 from engine.paths import config_dir
 from engine.risk import RiskSettings
 
@@ -227,3 +228,12 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         return Settings(**overrides)
     finally:
         Settings.toml_path = None
+
+
+def settings_from(path: Path | None = None, **overrides: Any) -> Settings:
+    """`load_settings`, with a wrong setting reported as a `ConfigError` naming file and fields."""
+    try:
+        return load_settings(path, **overrides)
+    except ValidationError as exc:
+        problems = validation_problems(exc)
+        raise ConfigError(f"settings: {problems}", path=str(path) if path else None) from None

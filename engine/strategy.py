@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine.clock import Clock
-from engine.errors import SpilloverError
+from engine.errors import SpilloverError, validation_problems
 from engine.orders import Fill, OrderIntent
 from engine.scoring.shock import Shock
 
@@ -269,9 +269,7 @@ def make_strategy(spec: str, settings: dict[str, Any] | None = None) -> Strategy
     try:
         config = cls.config_class(**(settings or {}))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = validation_problems(exc)
         raise StrategyLoadError(f"strategy {spec!r} settings: {problems}") from None
     if not config.strategy_id:
         config = config.model_copy(update={"strategy_id": spec.rpartition(":")[2] or spec})

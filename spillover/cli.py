@@ -61,23 +61,13 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _scorer(config_dir: Path | None, threshold: float | None = None) -> Any:
-    from pydantic import ValidationError
-
-    from engine.errors import ConfigError
     from engine.paths import config_dir as default_dir
     from engine.scoring import Scorer
-    from engine.settings import load_settings
+    from engine.settings import settings_from
 
     root = config_dir or default_dir()
     path = root / "default.toml" if (root / "default.toml").exists() else None
-    try:
-        settings = load_settings(path)
-    except ValidationError as exc:
-        fields = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"settings: {fields}", path=str(path) if path else None) from None
-    scoring = settings.scoring
+    scoring = settings_from(path).scoring
     if threshold is not None:
         scoring = scoring.model_copy(update={"threshold": threshold})
     return Scorer.load(root, scoring)

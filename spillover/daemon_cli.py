@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from engine.errors import ConfigError, InputError, SpilloverError
-from engine.settings import Settings, load_settings
+from engine.settings import Settings, settings_from
 from spillover.console import err, fail, out
 
 log = logging.getLogger("spillover.run")
@@ -28,13 +27,7 @@ def load_daemon_settings(config: Path | None, overrides: dict[str, Any]) -> Sett
     """Settings from `config` (default configs/default.toml), the environment and flags."""
     if config is not None and not config.is_file():
         raise InputError(f"--config {config}: no such file")
-    try:
-        return load_settings(config, **overrides)
-    except ValidationError as exc:
-        fields = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"settings: {fields}", path=str(config) if config else None) from None
+    return settings_from(config, **overrides)
 
 
 def _sample(settings: Settings) -> tuple[Path, Path]:
