@@ -71,8 +71,6 @@ class MarketState:
         self._params = np.array([self.halflife_ns, beta_alpha])
         self.skipped = 0
         self.grid: np.ndarray | None = None  # set by `start_grid` (backtests)
-        self._exposure_keys: tuple[str, ...] = ()
-        self._exposure_idx = np.zeros(0, np.intp)
         self._marks = np.zeros(0, np.int64)
 
     def start_grid(self, start_ns: int, mark_every_ns: int, sample_every_ns: int) -> None:
@@ -176,19 +174,6 @@ class MarketState:
         )  # fmt: skip
 
     def _exposures(self, positions: dict[str, float]) -> np.ndarray:
-        keys = tuple(positions)
-        try:  # every symbol tracked: the common case; books change only on fills, so the
-            # slots of the last set of symbols asked about are kept
-            if keys == self._exposure_keys:
-                idx = self._exposure_idx
-            else:
-                idx = np.fromiter(map(self.slot.__getitem__, keys), np.intp, len(keys))
-                self._exposure_keys, self._exposure_idx = keys, idx
-            qty_all = np.fromiter(positions.values(), np.float64, len(positions))
-            exposures: np.ndarray = qty_all * self.last_price[idx]
-            return exposures
-        except KeyError:
-            pass
         slots = self.slots_of(list(positions))
         qty = np.fromiter(positions.values(), np.float64, len(positions))
         known = slots >= 0

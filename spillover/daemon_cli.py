@@ -79,7 +79,7 @@ def build_node(settings: Settings, config_dir: Path | None = None) -> Any:
 
         feeds.append(MqttFeed(settings.mqtt, clock))
     if "alpaca" in daemon.feeds:
-        symbols = settings.alpaca.symbols or _strategy_symbols(scorer)
+        symbols = settings.alpaca.symbols or [c.symbol for c in scorer.universe.companies]
         from engine.feeds.alpaca import AlpacaFeed
 
         feeds.append(AlpacaFeed(settings.alpaca, clock, symbols))
@@ -96,10 +96,6 @@ def build_node(settings: Settings, config_dir: Path | None = None) -> Any:
     return LiveNode(
         settings, scorer, strategies, feeds, broker, journal, clock=clock, dead_letters=dead
     )
-
-
-def _strategy_symbols(scorer: Any) -> list[str]:
-    return [c.symbol for c in scorer.universe.companies]
 
 
 def _replay_feed(settings: Settings) -> Any:

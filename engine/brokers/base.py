@@ -73,10 +73,6 @@ class LiveBroker(Protocol):
         """Cancel every open order; return how many."""
         ...
 
-    async def flatten(self) -> None:
-        """Close every position."""
-        ...
-
     async def aclose(self) -> None:
         """Finish in-flight calls and stop following orders."""
         ...

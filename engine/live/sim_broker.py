@@ -86,18 +86,5 @@ class SimBroker:
             self.events.order_status(intent.client_order_id, "canceled", reason="cancel all")
         return len(pending)
 
-    async def flatten(self) -> None:
-        """Send orders closing every position the simulator holds."""
-        now = self.clock.now_ns()
-        for (strategy_id, symbol), qty in list(self.venue.positions.items()):
-            if abs(qty) > 1e-9:
-                self.submit(
-                    OrderIntent(
-                        strategy_id=strategy_id, news_id=f"flatten-{now}", symbol=symbol,
-                        qty=-qty, leg="flatten", ts_init=now, reason="flatten",
-                    ),
-                    qty,
-                )  # fmt: skip
-
     async def aclose(self) -> None:
         """Nothing in flight."""
