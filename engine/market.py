@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -136,8 +137,7 @@ class MarketState:
 
     def slots_of(self, symbols: Sequence[str]) -> np.ndarray:
         """Slot of each symbol, -1 for symbols not tracked."""
-        get = self.slot.get
-        return np.fromiter((get(s, -1) for s in symbols), np.int64, len(symbols))
+        return np.fromiter(map(self.slot.get, symbols, repeat(-1)), np.int64, len(symbols))
 
     def on_trades(self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray) -> None:
         """Fold a batch of trades (slots from `slots_of`, ts in ns, prices)."""
