@@ -128,7 +128,7 @@ async def run_daemon(host: str, port: int, args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="spillover-bench-"))
     settings = load_settings(
         None,
-        daemon={"state_dir": tmp, "feeds": ("mqtt",)},
+        daemon={"state_dir": tmp, "feeds": ("mqtt",), "keep_warm_ms": args.keep_warm_ms},
         http={"enabled": False},
         scoring={"duplicate_factor": 1.0},  # headlines repeat in a long run: keep trading them
         risk={"max_orders_per_minute": 10**9, "daily_loss_limit": 1e12},
@@ -228,6 +228,10 @@ def main() -> None:
     parser.add_argument("--trades-per-s", type=int, default=200_000)
     parser.add_argument("--news-per-s", type=int, default=100)
     parser.add_argument("--profile", action="store_true", help="cProfile the headline path")
+    parser.add_argument(
+        "--keep-warm-ms", type=float, default=2.0,
+        help="daemon.keep_warm_ms: rehearse the headline path this often while idle (0: off)",
+    )  # fmt: skip
     parser.add_argument(
         "--pin", action="store_true", help="daemon alone on core 1; broker and publisher on core 0"
     )

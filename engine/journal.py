@@ -182,6 +182,22 @@ class Journal:
         state: dict[str, Any] = orjson.loads(row[0])
         return state
 
+    @contextlib.contextmanager
+    def rehearsal(self) -> Iterator[bool]:
+        """Writes inside this block are rolled back when it ends: nothing reaches the file.
+        The daemon rehearses a headline in one while it waits (`engine.live.warm`), so SQLite's
+        code and the tables' pages are still in the CPU's caches when a real headline comes.
+        Yields False, and must write nothing, when an event's transaction is open."""
+        if self._in_tx or self._db.in_transaction:
+            yield False
+            return
+        self._db.execute("SAVEPOINT rehearsal")
+        try:
+            yield True
+        finally:
+            self._db.execute("ROLLBACK TO rehearsal")
+            self._db.execute("RELEASE rehearsal")
+
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         if self.defer:
             self._later.append((sql, params))

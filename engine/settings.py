@@ -188,6 +188,13 @@ class DaemonSettings(BaseModel):
         3, ge=0, description="failures after which a strategy is stopped for good (0: never)"
     )
     flatten_on_kill: bool = Field(False, description="the kill switch also closes positions")
+    keep_warm_ms: float = Field(
+        2.0,
+        ge=0,
+        description="while no headline comes, rehearse one this often (ms) so the scorer and"
+        " journal stay in the CPU caches: lower news-to-order latency for a few % of a core"
+        " (0: off)",
+    )
 
 
 class Settings(BaseSettings):

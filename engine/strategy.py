@@ -112,6 +112,11 @@ class Strategy:
     """Subclass this; override the handlers you need. `config_class` names your config model."""
 
     config_class: ClassVar[type[StrategyConfig]] = StrategyConfig
+    # True when `on_shock` only reads the shock, the market and the strategy's own state and
+    # acts only through its context (no files, sockets or globals): the daemon may then run a
+    # fresh copy of the class on a canned headline while it waits, to keep the path warm
+    # (`engine.live.warm`). Its orders go nowhere.
+    rehearsal_safe: ClassVar[bool] = False
 
     def __init__(self, config: StrategyConfig) -> None:
         self.config = config

@@ -54,6 +54,7 @@ class LegTrader(Strategy):
     """
 
     config_class = LegTraderConfig
+    rehearsal_safe = True
     config: LegTraderConfig
 
     def __init__(self, config: StrategyConfig) -> None:

@@ -48,6 +48,7 @@ class ShockHedge(Strategy):
     """Shock → hedged basket, exits by time, stop and take-profit."""
 
     config_class = ShockHedgeConfig
+    rehearsal_safe = True
     config: ShockHedgeConfig
 
     def __init__(self, config: StrategyConfig) -> None:

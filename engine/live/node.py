@@ -34,6 +34,7 @@ from engine.http_status import DaemonMetrics, make_app
 from engine.journal import Journal
 from engine.live.recovery import open_orders_with_fills, reconcile, restore_book
 from engine.live.status import Counters, OrderView, vars_of
+from engine.live.warm import Rehearsal
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -127,6 +128,11 @@ class LiveNode:
         self._last_sample = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http: web.AppRunner | None = None
+        self.rehearsal = Rehearsal(
+            scorer, journal, self.market, self.clock, [s for s, _ in strategies], limits,
+            self.risk.settings,
+        )  # fmt: skip
+        self._last_news_mono = 0.0
 
     # ---- start and stop -------------------------------------------------------------------
 
@@ -169,7 +175,9 @@ class LiveNode:
     async def run(self, stop: asyncio.Event) -> None:
         """Run the feeds until `stop` is set or every feed has ended; then stop cleanly."""
         feed_tasks = [asyncio.create_task(f.run(self), name=f"feed:{f.name}") for f in self.feeds]
-        ticker = asyncio.create_task(self._tick(), name="ticker")
+        housekeeping = [asyncio.create_task(self._tick(), name="ticker")]
+        if self.settings.daemon.keep_warm_ms > 0:
+            housekeeping.append(asyncio.create_task(self._keep_warm(), name="keep-warm"))
         stopper = asyncio.create_task(stop.wait(), name="stop")
         fatal: BaseException | None = None
         try:
@@ -186,9 +194,9 @@ class LiveNode:
                     log.info("every feed has ended")
                     break
         finally:
-            for task in (*feed_tasks, ticker, stopper):
+            for task in (*feed_tasks, *housekeeping, stopper):
                 task.cancel()
-            await asyncio.gather(*feed_tasks, ticker, stopper, return_exceptions=True)
+            await asyncio.gather(*feed_tasks, *housekeeping, stopper, return_exceptions=True)
             self.engine.fire_due_timers()
         if fatal is not None:
             raise fatal
@@ -226,6 +234,7 @@ class LiveNode:
     def news(self, item: NewsItem) -> None:
         """Journal, score and trade one headline."""
         self._receipt_ns = item.ts_init if isinstance(self.clock, LiveClock) else time.time_ns()
+        self._last_news_mono = time.monotonic()
         self._news_in.inc()
         self.counters.news += 1
         self.journal.begin()  # committed before the first order goes out, or at the end
@@ -344,10 +353,12 @@ class LiveNode:
             cid, intent.strategy_id, intent.news_id, intent.symbol, intent.qty, "new"
         )
         self.counters.orders_sent += 1
-        self._orders_in("new").inc()
-        if self._receipt_ns:
-            self.metrics.news_to_order.observe((time.time_ns() - self._receipt_ns) / NS)
+        waited_ns = time.time_ns() - self._receipt_ns if self._receipt_ns else -1
         accepted = self.broker.submit(intent, position)
+        # the bookkeeping that need not come first comes after the order is out
+        self._orders_in("new").inc()
+        if waited_ns >= 0:
+            self.metrics.news_to_order.observe(waited_ns / NS)
         log.info("order %s %s %+g (%s) sent", cid, intent.symbol, intent.qty, intent.leg)
         return accepted
 
@@ -487,6 +498,15 @@ class LiveNode:
                 if len(history) > 10_000:
                     del history[:-1_000]
             del self.engine.blocked[:-1_000]
+
+    async def _keep_warm(self) -> None:
+        """Rehearse the headline path whenever `daemon.keep_warm_ms` passed without a headline
+        (see `engine.live.warm`)."""
+        every_s = self.settings.daemon.keep_warm_ms / 1e3
+        while True:
+            await asyncio.sleep(every_s)
+            if time.monotonic() - self._last_news_mono >= every_s:
+                self.rehearsal.run()
 
     def _save_states(self) -> None:
         now = self.clock.now_ns()

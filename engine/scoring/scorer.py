@@ -178,6 +178,16 @@ class Scorer:
         if isinstance(item, str):
             now = time.time_ns()
             item = NewsItem(id="", headline=item, ts_event=now, ts_init=now)
+        return self._staged(self._score_one(item, novelty), item)
+
+    def rehearse(self, item: NewsItem) -> Shock:
+        """Score `item` as `score` does, leaving no trace: novelty neither reads nor remembers
+        it, and extension stages do not run. The daemon calls this on a canned headline while
+        it waits, so the kernels' tables and code are still in the CPU's caches when a real
+        headline comes (see `LiveNode`)."""
+        return self._score_one(item, False)
+
+    def _score_one(self, item: NewsItem, novelty: bool) -> Shock:
         text, cut = normalize(item.headline, self.settings.max_chars)
         one = self._one
         rows = one.rows
@@ -195,7 +205,7 @@ class Scorer:
             novelty,
         )  # fmt: skip
         batch = ShockBatch(self, (item,), [text], [cut], rows[2:3], out)
-        return self._staged(self._shock_from_row(batch, 0), item)
+        return self._shock_from_row(batch, 0)
 
     def _staged(self, shock: Shock, item: NewsItem) -> Shock:
         for stage in self.stages:

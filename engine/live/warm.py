@@ -1,0 +1,150 @@
+"""Keeping the headline path warm while the daemon waits.
+
+On this kind of machine (a shared VM) the scorer's tables, SQLite's pages and the Python code
+of the path from headline to order leave the CPU's caches within milliseconds of idle time:
+scoring a headline took 26 µs back to back but 228 µs after 10 ms asleep, and 45–65 µs when a
+canned headline had been scored every 1–5 ms in between (`BENCHMARKS.md`, daemon latency). So
+while no headline comes, the daemon *rehearses* one every `daemon.keep_warm_ms`, through the
+same code, keeping nothing:
+
+- it decodes a canned payload as the feeds do;
+- writes it to the journal inside a savepoint that is rolled back (nothing reaches the file);
+- scores it without novelty and without extension stages (`Scorer.rehearse`);
+- hands the shock to a fresh copy of each strategy that declares `rehearsal_safe = True` (its
+  `on_shock` only reads its inputs and its own state and acts through its context), in a
+  sandbox engine of their own: the same risk checks read the real market, and the orders they
+  send go through a copy of the live risk checks and into the rolled-back journal, never to a
+  broker. The real strategies, books, counters and metrics are never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+
+import orjson
+
+from engine.clock import Clock
+from engine.feeds.decode import decode_news
+from engine.journal import Journal
+from engine.market import MarketState
+from engine.news import NewsItem
+from engine.orders import OrderIntent, client_order_id
+from engine.risk import RiskManager, RiskSettings
+from engine.runtime import Engine, RiskLimits
+from engine.scoring import Scorer, Shock
+from engine.strategy import Strategy
+
+log = logging.getLogger(__name__)
+
+# A headline that names a company, an event and its spillovers: it walks every stage of the
+# scorer (entities, patterns, events, propagation over links and themes).
+CANNED_PAYLOAD = orjson.dumps(
+    {
+        "id": "rehearsal",
+        "headline": "Meta reportedly plans to sell spare AI computing capacity to other"
+        " companies, a threat to CoreWeave and Nebius",
+        "summary": "",
+        "created_at": "2026-01-01T14:30:00Z",
+        "symbols": ["META"],
+        "source": "benzinga",
+    }
+)
+
+
+class _RehearsalScorer:
+    """The engine's scorer in a rehearsal: `Scorer.rehearse` (no novelty, no stages)."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.universe = scorer.universe
+        self._scorer = scorer
+
+    def score(self, item: NewsItem) -> Shock:
+        return self._scorer.rehearse(item)
+
+
+class _RehearsalClock:
+    """The daemon's time, but never a `SimClock`: timers a rehearsed strategy sets stay in the
+    sandbox engine's own heap (never fired) instead of being scheduled on a replay clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.now_ns = clock.now_ns
+
+
+class _FirstOrderOut(BaseException):
+    """Ends a rehearsal at its first order, through the strategy's handler (a BaseException:
+    the engine's isolation of failing strategies catches only Exception)."""
+
+
+class _RehearsalBroker:
+    """Where a rehearsal's orders go: live risk checks (a fresh copy) and the journal's
+    savepoint; never a broker."""
+
+    def __init__(self, journal: Journal, risk: RiskManager) -> None:
+        self._journal = journal
+        self._risk = risk
+        self.orders = 0
+
+    def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
+        # the order id's hash as `LiveNode.send` computes it, uncached (the cache keeps real ids)
+        client_order_id.__wrapped__(intent.strategy_id, intent.news_id, intent.symbol, intent.leg)
+        self._risk.check(intent)
+        self._journal.record_intent(intent, intent.ts_init)
+        self.orders += 1
+        raise _FirstOrderOut  # the path to the first order is what a headline waits for
+
+
+class Rehearsal:
+    """Runs the canned headline through the headline path; see the module's docstring."""
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        journal: Journal,
+        market: MarketState,
+        clock: Clock,
+        strategies: Sequence[Strategy],
+        limits: RiskLimits,
+        risk: RiskSettings,
+    ) -> None:
+        self.journal = journal
+        self.market = market
+        self.clock = _RehearsalClock(clock)
+        self.limits = limits
+        self.risk = risk
+        self._scorer = _RehearsalScorer(scorer)
+        self._kinds = [
+            (type(s), s.config.model_copy(update={"strategy_id": f"rehearsal:{type(s).__name__}"}))
+            for s in strategies
+            if type(s).rehearsal_safe
+        ]
+        self.runs = 0
+        self.skipped = 0
+        self.orders = 0
+
+    def run(self) -> bool:
+        """One rehearsal; False when skipped (an event's transaction is open)."""
+        with self.journal.rehearsal() as ready:
+            if not ready:
+                self.skipped += 1
+                return False
+            item = decode_news(CANNED_PAYLOAD, self.clock.now_ns())
+            self.journal.record_news(item)
+            broker = _RehearsalBroker(self.journal, RiskManager(self.risk, self.clock))
+            engine = Engine(
+                self._scorer,  # type: ignore[arg-type]  # duck-typed: score() and universe
+                self.market, self.clock, broker, self.limits, max_failures=1, pause_s=0,
+            )  # fmt: skip
+            for kind, config in self._kinds:
+                engine.add_strategy(kind(config))
+            with contextlib.suppress(_FirstOrderOut):
+                engine.on_news(item)
+            broken = [sid for sid in engine.strategy_ids if engine.status(sid).state == "broken"]
+            if broken:  # a strategy that cannot rehearse is left out from now on (logged once)
+                log.warning("%s failed in a rehearsal: no longer rehearsed", ", ".join(broken))
+                names = {sid.removeprefix("rehearsal:") for sid in broken}
+                self._kinds = [(k, c) for k, c in self._kinds if k.__name__ not in names]
+            self.orders += broker.orders
+        self.runs += 1
+        return True
