@@ -190,7 +190,7 @@ async def run_daemon(host: str, port: int, args: argparse.Namespace) -> None:
             pin,
         ),
     )
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     proc.start()
     trades_sent, news_sent = await asyncio.to_thread(out.get)
     await asyncio.to_thread(proc.join)
@@ -199,7 +199,7 @@ async def run_daemon(host: str, port: int, args: argparse.Namespace) -> None:
         time.monotonic() < deadline
     ):
         await asyncio.sleep(0.05)
-    took = time.perf_counter() - t0
+    took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     stop.set()
     await task
     await node.close()
@@ -212,6 +212,10 @@ async def run_daemon(host: str, port: int, args: argparse.Namespace) -> None:
         f"load: {trades_sent:,} trades in frames of 1,000 and {news_sent:,} headlines over "
         f"{args.seconds:.0f} s ({trades_sent / args.seconds:,.0f} trades/s, "
         f"{news_sent / args.seconds:,.0f} headlines/s); drained in {took:.1f} s"
+    )
+    print(
+        f"daemon CPU: {cpu:.2f} s in {took:.1f} s ({cpu / took:.0%} of a core), of which "
+        f"{node.rehearsal.runs:,} rehearsals (daemon.keep_warm_ms = {args.keep_warm_ms:g})"
     )
     print(f"news-to-order (MQTT receipt → broker submit call): {_pcts(to_order)}")
     print(f"publish → submit, end to end: {_pcts(end_to_end)}")
@@ -229,7 +233,7 @@ def main() -> None:
     parser.add_argument("--news-per-s", type=int, default=100)
     parser.add_argument("--profile", action="store_true", help="cProfile the headline path")
     parser.add_argument(
-        "--keep-warm-ms", type=float, default=2.0,
+        "--keep-warm-ms", type=float, default=1.0,
         help="daemon.keep_warm_ms: rehearse the headline path this often while idle (0: off)",
     )  # fmt: skip
     parser.add_argument(

@@ -108,6 +108,11 @@ class RiskManager:
         self._sent.append(now)
         return ""
 
+    def forget_orders(self) -> None:
+        """Drop the orders counted towards the per-minute limit (a rehearsal's, which went
+        nowhere: see `engine.live.warm`)."""
+        self._sent.clear()
+
     def release_queued(self) -> list[OrderIntent]:
         """Orders queued while the market was closed, once it is open (empty otherwise)."""
         if not self.queued or not self.market_open(self.clock.now_ns()):

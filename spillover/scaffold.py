@@ -75,6 +75,10 @@ class {cls}(Strategy):
 
     config_class = {cls}Config
     config: {cls}Config
+    # on_shock reads only the shock, the market and this object, and acts through self.ctx:
+    # the daemon may rehearse a fresh copy on a canned headline to keep the path warm
+    # (docs/strategies.md). Set False if on_shock ever touches files, sockets or globals.
+    rehearsal_safe = True
 
     def __init__(self, config: StrategyConfig) -> None:
         super().__init__(config)

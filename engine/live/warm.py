@@ -112,7 +112,9 @@ class Rehearsal:
         self.market = market
         self.clock = _RehearsalClock(clock)
         self.limits = limits
-        self.risk = risk
+        # the live checks' own copy: market hours from the same calendar, cached alike; its
+        # order count is forgotten at each rehearsal
+        self._risk = RiskManager(risk, self.clock)
         self._scorer = _RehearsalScorer(scorer)
         self._kinds = [
             (type(s), s.config.model_copy(update={"strategy_id": f"rehearsal:{type(s).__name__}"}))
@@ -131,7 +133,8 @@ class Rehearsal:
                 return False
             item = decode_news(CANNED_PAYLOAD, self.clock.now_ns())
             self.journal.record_news(item)
-            broker = _RehearsalBroker(self.journal, RiskManager(self.risk, self.clock))
+            self._risk.forget_orders()
+            broker = _RehearsalBroker(self.journal, self._risk)
             engine = Engine(
                 self._scorer,  # type: ignore[arg-type]  # duck-typed: score() and universe
                 self.market, self.clock, broker, self.limits, max_failures=1, pause_s=0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -155,7 +155,12 @@ def test_canned_payload_decodes_and_trades_with_shock_hedge(scorer: Scorer) -> N
 async def test_the_daemon_rehearses_while_idle_and_keeps_nothing(
     tmp_path: Path, scorer: Scorer
 ) -> None:
-    async with running(tmp_path, scorer, daemon={"keep_warm_ms": 1.0}) as (node, feed, broker):
+    # rehearsals must not use up the real per-minute order limit either
+    overrides: dict[str, Any] = {
+        "daemon": {"keep_warm_ms": 1.0},
+        "risk": {"max_orders_per_minute": 4},
+    }
+    async with running(tmp_path, scorer, **overrides) as (node, feed, broker):
         feed.push_trades(PRICES)
         await until(lambda: node.rehearsal.runs >= 20, what="rehearsals while idle")
         assert node.rehearsal.orders >= 10  # shock_hedge, up to its first order (once priced)
