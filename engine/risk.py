@@ -108,10 +108,11 @@ class RiskManager:
         self._sent.append(now)
         return ""
 
-    def forget_orders(self) -> None:
-        """Drop the orders counted towards the per-minute limit (a rehearsal's, which went
-        nowhere: see `engine.live.warm`)."""
+    def forget(self) -> None:
+        """Drop the orders counted towards the per-minute limit and those queued for the open
+        (a rehearsal's, which went nowhere: see `engine.live.warm`)."""
         self._sent.clear()
+        self.queued.clear()
 
     def release_queued(self) -> list[OrderIntent]:
         """Orders queued while the market was closed, once it is open (empty otherwise)."""

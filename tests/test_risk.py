@@ -56,3 +56,16 @@ def test_market_hours_from_the_exchange_calendar_skip_or_queue() -> None:
     clock.advance_to(at(2024, 1, 2, 15))  # Tuesday 10:00 New York
     assert [o.news_id for o in queue.release_queued()] == ["n0"]
     assert not queue.market_open(at(2024, 1, 2, 22))  # after the close
+
+
+def test_forget_drops_counted_and_queued_orders() -> None:
+    clock = SimClock(at(2024, 1, 2, 3))  # market closed
+    risk = RiskManager(RiskSettings(max_orders_per_minute=1, market_hours="queue"), clock)
+    assert risk.check(order(1)) == "queued until the market opens"
+    risk.forget()
+    clock.advance_to(at(2024, 1, 2, 15))  # open
+    assert risk.release_queued() == []
+    assert risk.check(order(2)) == ""
+    assert "more than 1 orders" in risk.check(order(3))
+    risk.forget()
+    assert risk.check(order(4)) == ""

@@ -34,7 +34,7 @@ from engine.orders import OrderIntent, client_order_id
 from engine.risk import RiskManager, RiskSettings
 from engine.runtime import Engine, RiskLimits
 from engine.scoring import Scorer, Shock
-from engine.strategy import Strategy
+from engine.strategy import Strategy, StrategyConfig
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,16 @@ CANNED_PAYLOAD = orjson.dumps(
 )
 
 
-class _RehearsalScorer:
-    """The engine's scorer in a rehearsal: `Scorer.rehearse` (no novelty, no stages)."""
+class _Scored:
+    """The sandbox engine's scorer: hands over the rehearsal's shock (scored once per run)."""
 
-    def __init__(self, scorer: Scorer) -> None:
-        self.universe = scorer.universe
-        self._scorer = scorer
+    def __init__(self, universe: object) -> None:
+        self.universe = universe
+        self.shock: Shock | None = None
 
     def score(self, item: NewsItem) -> Shock:
-        return self._scorer.rehearse(item)
+        assert self.shock is not None
+        return self.shock
 
 
 class _RehearsalClock:
@@ -78,8 +79,8 @@ class _FirstOrderOut(BaseException):
 
 
 class _RehearsalBroker:
-    """Where a rehearsal's orders go: live risk checks (a fresh copy) and the journal's
-    savepoint; never a broker."""
+    """Where a rehearsal's orders go: the live risk checks (a copy of their own) and the
+    journal's savepoint; never a broker."""
 
     def __init__(self, journal: Journal, risk: RiskManager) -> None:
         self._journal = journal
@@ -115,12 +116,14 @@ class Rehearsal:
         # the live checks' own copy: market hours from the same calendar, cached alike; its
         # order count is forgotten at each rehearsal
         self._risk = RiskManager(risk, self.clock)
-        self._scorer = _RehearsalScorer(scorer)
-        self._kinds = [
-            (type(s), s.config.model_copy(update={"strategy_id": f"rehearsal:{type(s).__name__}"}))
-            for s in strategies
-            if type(s).rehearsal_safe
-        ]
+        self._scorer = scorer
+        self._scored = _Scored(scorer.universe)
+        self._strategies: list[tuple[str, type[Strategy], StrategyConfig]] = []
+        for i, strategy in enumerate(strategies):
+            if type(strategy).rehearsal_safe:
+                sid = f"rehearsal:{i}:{strategy.config.strategy_id or type(strategy).__name__}"
+                config = strategy.config.model_copy(update={"strategy_id": sid})
+                self._strategies.append((sid, type(strategy), config))
         self.runs = 0
         self.skipped = 0
         self.orders = 0
@@ -133,21 +136,20 @@ class Rehearsal:
                 return False
             item = decode_news(CANNED_PAYLOAD, self.clock.now_ns())
             self.journal.record_news(item)
-            self._risk.forget_orders()
-            broker = _RehearsalBroker(self.journal, self._risk)
-            engine = Engine(
-                self._scorer,  # type: ignore[arg-type]  # duck-typed: score() and universe
-                self.market, self.clock, broker, self.limits, max_failures=1, pause_s=0,
-            )  # fmt: skip
-            for kind, config in self._kinds:
+            self._scored.shock = self._scorer.rehearse(item)
+            for sid, kind, config in list(self._strategies):
+                self._risk.forget()
+                broker = _RehearsalBroker(self.journal, self._risk)
+                engine = Engine(
+                    self._scored,  # type: ignore[arg-type]  # duck-typed: score() and universe
+                    self.market, self.clock, broker, self.limits, max_failures=1, pause_s=0,
+                )  # fmt: skip
                 engine.add_strategy(kind(config))
-            with contextlib.suppress(_FirstOrderOut):
-                engine.on_news(item)
-            broken = [sid for sid in engine.strategy_ids if engine.status(sid).state == "broken"]
-            if broken:  # a strategy that cannot rehearse is left out from now on (logged once)
-                log.warning("%s failed in a rehearsal: no longer rehearsed", ", ".join(broken))
-                names = {sid.removeprefix("rehearsal:") for sid in broken}
-                self._kinds = [(k, c) for k, c in self._kinds if k.__name__ not in names]
-            self.orders += broker.orders
+                with contextlib.suppress(_FirstOrderOut):
+                    engine.on_news(item)  # each strategy in an engine of its own: the first
+                self.orders += broker.orders  # order of one must not cut the next one short
+                if engine.status(sid).state == "broken":  # logged once, then left out
+                    log.warning("strategy %s failed in a rehearsal: no longer rehearsed", sid)
+                    self._strategies.remove((sid, kind, config))
         self.runs += 1
         return True

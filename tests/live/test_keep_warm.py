@@ -117,12 +117,13 @@ def test_rehearsal_runs_safe_strategies_only_up_to_their_first_order(
 ) -> None:
     _Recorder.seen, _Unsafe.seen = [], []
     real = _Recorder(_Recorder.config_class())
-    rehearsal = rehearsal_for(tmp_path, scorer, [real, _Unsafe(_Unsafe.config_class())])
+    twin = _Recorder(_Recorder.config_class(strategy_id="twin"))  # same class, another config
+    rehearsal = rehearsal_for(tmp_path, scorer, [real, _Unsafe(_Unsafe.config_class()), twin])
     for _ in range(3):
         assert rehearsal.run()
-    assert _Recorder.seen == ["rehearsal"] * 3
+    assert _Recorder.seen == ["rehearsal"] * 6  # both copies, every time
     assert _Unsafe.seen == []  # not declared rehearsal_safe: never run
-    assert rehearsal.orders == 3  # one order each time, then the rehearsal ends
+    assert rehearsal.orders == 6  # each reaches its first order; the second never comes
     assert isinstance(rehearsal.clock, object) and not isinstance(rehearsal.clock, SimClock)
     assert journal_counts(rehearsal.journal) == {"news": 0, "orders": 0, "shocks": 0, "fills": 0}
     with pytest.raises(RuntimeError):  # fresh copies ran; the strategy given was never bound
