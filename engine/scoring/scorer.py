@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 _EMPTY_HINTS = np.zeros(0, np.int32)
+_DAY_SHIFT = 1 << 31  # days since 1970 fit in 32 bits once shifted, before 1970 too
 
 
 @dataclass(slots=True)
@@ -47,7 +48,7 @@ class ShockBatch:
     truncated: list[bool]
     days: np.ndarray
     packed: Packed
-    _parts: _BatchParts | None = None  # every row's legs, events, subjects (first `shock`)
+    _built: list[Shock] | None = None  # every row's shock, built in one go (first `shock`)
 
     @property
     def out(self) -> Output:
@@ -58,30 +59,17 @@ class ShockBatch:
         return len(self.items)
 
     def shock(self, i: int) -> Shock:
-        """Build the `Shock` of headline i (extension stages applied)."""
-        parts = self._parts
-        if parts is None:
-            parts = self._parts = self.scorer._batch_parts(self)
-        return self.scorer._staged(self.scorer._shock_from_parts(self, parts, i), self.items[i])
+        """The `Shock` of headline i (extension stages applied)."""
+        built = self._built
+        if built is None:
+            built = self._built = self.scorer._batch_shocks(self)
+        if self.scorer.stages:
+            return self.scorer._staged(built[i], self.items[i])
+        return built[i]
 
     def shocks(self) -> list[Shock]:
         """Build every `Shock`."""
         return [self.shock(i) for i in range(len(self))]
-
-
-@dataclass(slots=True)
-class _BatchParts:
-    """A batch's results as Python objects, built in one go: row i's legs are
-    `legs[leg_ptr[i] : leg_ptr[i + 1]]`, its events and subjects likewise."""
-
-    legs: list[ShockLeg]
-    leg_ptr: list[int]
-    ev_id: list[int]
-    ev_conf: list[float]
-    ev_ptr: list[int]
-    subjects: list[str]
-    sj_ptr: list[int]
-    scale: list[str]
 
 
 def _compact(
@@ -268,6 +256,20 @@ class Scorer:
             self._symbols_seen[key] = symbol
         return symbol
 
+    def _symbols_on(self, companies: np.ndarray, days: np.ndarray) -> list[str]:
+        """`_symbol_on` of many (company, day) pairs, asked once per distinct pair."""
+        if companies.shape[0] == 0:
+            return []
+        # one int64 per pair: the company above 32 bits, the day (shifted to be >= 0) below
+        pairs = companies.astype(np.int64) << 32 | (days.astype(np.int64) + _DAY_SHIFT)
+        unique, inverse = np.unique(pairs, return_inverse=True)
+        symbol_on = self._symbol_on
+        names = np.array(
+            [symbol_on(p >> 32, (p & 0xFFFFFFFF) - _DAY_SHIFT) for p in unique.tolist()],
+            dtype=object,
+        )
+        return names[inverse].tolist()  # type: ignore[no-any-return]
+
     def _scale_note(self, conf: float, novelty: float, weight: float) -> str:
         note = ""
         if conf < 1.0:
@@ -324,7 +326,7 @@ class Scorer:
     def _shock_from_row(self, batch: ShockBatch, i: int) -> Shock:
         """Build the `Shock` of row i alone (one headline: no batch-wide arrays to set up).
 
-        `_batch_parts` + `_shock_from_parts` build the same shocks for a whole batch."""
+        `_batch_shocks` builds the same shocks for a whole batch."""
         out, c = batch.out, self.compiled
         item, day = batch.items[i], int(batch.days[i])
         conf, novelty = float(out.confidence[i]), float(out.novelty[i])
@@ -350,9 +352,10 @@ class Scorer:
         subjects = [self._symbol_on(co, day) for co in out.sj_company[sj].tolist()]
         return self._shock(batch, i, legs, events, subjects, conf, novelty)
 
-    def _batch_parts(self, batch: ShockBatch) -> _BatchParts:
-        """Every row's legs, events and subjects, built with array operations where they can
-        be (names looked up through object arrays, one `ShockLeg` call per leg)."""
+    def _batch_shocks(self, batch: ShockBatch) -> list[Shock]:
+        """Every row's shock, built in one go: legs with array operations where they can be
+        (names looked up through object arrays, one `ShockLeg` call per leg), then one `Shock`
+        call per row."""
         out, c, n = batch.out, self.compiled, len(batch.items)
         k_max = self.settings.max_shocks
         leg_ptr, (sym, score, role, via, event) = _compact(
@@ -361,10 +364,12 @@ class Scorer:
         )  # fmt: skip
         rows = np.repeat(np.arange(n), np.diff(leg_ptr))
         days = np.asarray(batch.days[:n], np.int64)
+        confidence, novelty = out.confidence[:n].tolist(), out.novelty[:n].tolist()
+        weight_of = {src: self.source_weight(src) for src in {item.source for item in batch.items}}
         scales = [
-            self._scale_note(conf, nov, self.source_weight(item.source))
-            for conf, nov, item in zip(
-                out.confidence[:n].tolist(), out.novelty[:n].tolist(), batch.items, strict=True
+            "" if conf >= 1.0 and nov >= 1.0 and w == 1.0 else self._scale_note(conf, nov, w)
+            for conf, nov, w in zip(
+                confidence, novelty, [weight_of[item.source] for item in batch.items], strict=True
             )
         ]
         names = np.array(c.symbols, dtype=object)
@@ -377,11 +382,7 @@ class Scorer:
             vias[themed] = np.array(c.theme_names, dtype=object)[via[themed]]
         related = (role > 1) & ~themed
         if related.any():
-            symbol_on = self._symbol_on
-            vias[related] = [
-                symbol_on(co, d)
-                for co, d in zip(via[related].tolist(), days[rows[related]].tolist(), strict=True)
-            ]
+            vias[related] = self._symbols_on(via[related], days[rows[related]])
         legs = list(
             map(
                 ShockLeg,
@@ -396,23 +397,21 @@ class Scorer:
         ev_ptr, (ev_id, ev_conf) = _compact(
             out.n_events[:n], MAX_EVENTS_OUT, out.ev_id, out.ev_conf
         )
+        ev_ids, ev_confs, events = ev_id.tolist(), ev_conf.tolist(), self._events
         sj_ptr, (sj_company,) = _compact(out.n_subjects[:n], MAX_SUBJECTS_OUT, out.sj_company)
-        sj_days = days[np.repeat(np.arange(n), np.diff(sj_ptr))].tolist()
-        symbol_on = self._symbol_on
-        subjects = [symbol_on(co, d) for co, d in zip(sj_company.tolist(), sj_days, strict=True)]
-        return _BatchParts(
-            legs, leg_ptr, ev_id.tolist(), ev_conf.tolist(), ev_ptr, subjects, sj_ptr, scales
-        )
-
-    def _shock_from_parts(self, batch: ShockBatch, parts: _BatchParts, i: int) -> Shock:
-        out = batch.out
-        e0, e1 = parts.ev_ptr[i], parts.ev_ptr[i + 1]
-        return self._shock(
-            batch,
-            i,
-            parts.legs[parts.leg_ptr[i] : parts.leg_ptr[i + 1]],
-            self._events(parts.ev_id[e0:e1], parts.ev_conf[e0:e1]) if e1 > e0 else [],
-            parts.subjects[parts.sj_ptr[i] : parts.sj_ptr[i + 1]],
-            out.confidence.item(i),
-            out.novelty.item(i),
-        )
+        subjects = self._symbols_on(sj_company, days[np.repeat(np.arange(n), np.diff(sj_ptr))])
+        cut_note = f"headline cut to {self.settings.max_chars} characters"
+        return [
+            Shock(
+                news_id=item.id, ts_event=item.ts_event, ts_init=item.ts_init, headline=text,
+                subjects=subjects[s0:s1],
+                events=events(ev_ids[e0:e1], ev_confs[e0:e1]) if e1 > e0 else [],
+                legs=legs[l0:l1], confidence=conf, novelty=nov, truncated=cut,
+                notes=[cut_note] if cut else [],
+            )
+            for item, text, cut, conf, nov, l0, l1, e0, e1, s0, s1 in zip(
+                batch.items, batch.texts, batch.truncated, confidence, novelty,
+                leg_ptr[:-1], leg_ptr[1:], ev_ptr[:-1], ev_ptr[1:], sj_ptr[:-1], sj_ptr[1:],
+                strict=True,
+            )
+        ]  # fmt: skip

@@ -54,3 +54,14 @@ def test_batch_shocks_equal_single_scores(scorer: Scorer) -> None:
     scorer.reset_novelty()
     singles = [scorer.score(item) for item in items]
     assert batch.shocks() == singles
+
+
+def test_symbols_on_many_pairs_equal_one_at_a_time_before_1970_too(scorer: Scorer) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    companies = rng.integers(0, len(scorer.universe.companies), 3000).astype(np.int32)
+    days = rng.integers(-20_000, 25_000, 3000)  # 1915 to 2038: renames and delistings inside
+    expected = [scorer._symbol_on(int(c), int(d)) for c, d in zip(companies, days, strict=True)]
+    assert scorer._symbols_on(companies, days) == expected
+    assert scorer._symbols_on(companies[:0], days[:0]) == []
