@@ -506,7 +506,11 @@ class LiveNode:
         while True:
             await asyncio.sleep(every_s)
             if time.monotonic() - self._last_news_mono >= every_s:
-                self.rehearsal.run()
+                try:
+                    self.rehearsal.run()
+                except Exception:  # only speed is lost: the daemon goes on without rehearsals
+                    log.exception("a rehearsal failed: no more rehearsals until restart")
+                    return
 
     def _save_states(self) -> None:
         now = self.clock.now_ns()

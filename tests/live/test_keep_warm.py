@@ -188,3 +188,27 @@ async def test_keep_warm_off_means_no_rehearsal(tmp_path: Path, scorer: Scorer) 
         await until(lambda: node.counters.orders_sent >= 4, what="the basket")
         assert "keep-warm" not in {t.get_name() for t in asyncio.all_tasks()}
         assert node.rehearsal.runs == 0
+
+
+@pytest.mark.asyncio
+async def test_a_failing_rehearsal_stops_rehearsals_not_the_daemon(
+    tmp_path: Path,
+    scorer: Scorer,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+
+    def broken_run() -> bool:
+        calls.append(1)
+        raise OSError("disk I/O error")
+
+    async with running(tmp_path, scorer, daemon={"keep_warm_ms": 1.0}) as (node, feed, _):
+        monkeypatch.setattr(node.rehearsal, "run", broken_run)
+        await until(lambda: "keep-warm" not in {t.get_name() for t in asyncio.all_tasks()},
+                    what="the keep-warm task to end")  # fmt: skip
+        assert len(calls) == 1
+        assert any("a rehearsal failed" in r.getMessage() for r in caplog.records)
+        feed.push_trades(PRICES)
+        feed.push_news(id="meta-1", headline=META)
+        await until(lambda: node.counters.orders_sent >= 4, what="the basket, all the same")
