@@ -460,6 +460,12 @@ class LiveNode:
             "counters": vars_of(self.counters),
             "feeds": dict(self.connected),
             "reconcile": self.reconcile,
+            "rehearsals": {  # see engine.live.warm: none of it is kept or sent
+                "every_ms": self.settings.daemon.keep_warm_ms,
+                "runs": self.rehearsal.runs,
+                "skipped": self.rehearsal.skipped,
+                "strategies": self.rehearsal.strategy_ids,
+            },
         }
 
     def _remember(self, shock: Shock, traded: bool) -> None:

@@ -128,6 +128,11 @@ class Rehearsal:
         self.skipped = 0
         self.orders = 0
 
+    @property
+    def strategy_ids(self) -> list[str]:
+        """Ids of the strategies rehearsed (`rehearsal:<position>:<id>`)."""
+        return [sid for sid, _, _ in self._strategies]
+
     def run(self) -> bool:
         """One rehearsal; False when skipped (an event's transaction is open)."""
         with self.journal.rehearsal() as ready:

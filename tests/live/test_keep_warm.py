@@ -171,6 +171,8 @@ async def test_the_daemon_rehearses_while_idle_and_keeps_nothing(
         assert node.clock.now_ns() > 0 and node.engine.next_timer_ns() is None
         feed.push_news(id="meta-1", headline=META)
         await until(lambda: node.counters.orders_sent >= 4, what="the real basket")
+        shown = node.state()["rehearsals"]
+        assert shown["runs"] >= 20 and shown["strategies"] == ["rehearsal:0:shock_hedge"]
         ids = {o.news_id for o in node.orders.values()}
         assert ids == {"meta-1"}
         assert {i.news_id for i in node.engine.intents} == {"meta-1"}
