@@ -169,6 +169,9 @@ async def run_daemon(host: str, port: int, args: argparse.Namespace) -> None:
     symbols = sorted({c.symbol for c in scorer.universe.companies})
     # warm the strategy and the venue once, off the clock, so JIT and first calls are not timed
     await node.start()
+    if args.fifo:  # the event loop at real-time priority, as `chrt -f N spillover run` runs it
+        policy = os.SCHED_FIFO | os.SCHED_RESET_ON_FORK  # the publisher keeps the default
+        os.sched_setscheduler(0, policy, os.sched_param(args.fifo))
     stop = asyncio.Event()
     task = asyncio.create_task(node.run(stop))
     while not node.connected.get("mqtt"):
@@ -235,6 +238,10 @@ def main() -> None:
     parser.add_argument(
         "--keep-warm-ms", type=float, default=1.0,
         help="daemon.keep_warm_ms: rehearse the headline path this often while idle (0: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fifo", type=int, default=0, metavar="N",
+        help="run the daemon's loop at SCHED_FIFO priority N (needs root or CAP_SYS_NICE)",
     )  # fmt: skip
     parser.add_argument(
         "--pin", action="store_true", help="daemon alone on core 1; broker and publisher on core 0"
