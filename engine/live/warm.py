@@ -150,6 +150,7 @@ class Rehearsal:
                     self.market, self.clock, broker, self.limits, max_failures=1, pause_s=0,
                 )  # fmt: skip
                 engine.add_strategy(kind(config))
+                engine.start()  # a fresh copy, started as the daemon starts its strategies
                 with contextlib.suppress(_FirstOrderOut):
                     engine.on_news(item)  # each strategy in an engine of its own: the first
                 self.orders += broker.orders  # order of one must not cut the next one short
