@@ -45,8 +45,7 @@ CANNED_PAYLOAD = orjson.dumps(
         "id": "rehearsal",
         "headline": "Meta reportedly plans to sell spare AI computing capacity to other"
         " companies, a threat to CoreWeave and Nebius",
-        "summary": "",
-        "created_at": "2026-01-01T14:30:00Z",
+        "summary": "",  # no created_at: published "now", so names resolve on today's date
         "symbols": ["META"],
         "source": "benzinga",
     }

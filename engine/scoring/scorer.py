@@ -124,6 +124,7 @@ class Scorer:
         self._ws = pack(new_workspace(len(universe.companies), self.settings.novelty_ring))
         self._one = _SingleBuffers(pack(new_output(1, self.settings.max_shocks)))
         self._symbols_seen: dict[tuple[int, int], str] = {}
+        self._names_by_day: dict[int, list[str | None]] = {}  # see `_names_on`
         self._sources = lexicon.modifiers.source_weights
         self._source_default = lexicon.modifiers.source_default
         self.stages: list[Any] = []  # engine.extensions.ScorerStage, run in order on each shock
@@ -256,6 +257,23 @@ class Scorer:
             self._symbols_seen[key] = symbol
         return symbol
 
+    def _names_on(self, day: int) -> list[str | None]:
+        """Companies' symbols on `day` by company index, filled in as they are asked for
+        (`_symbol_on`); None where not asked yet. The one-headline path looks names up here by
+        index instead of hashing a (company, day) key per leg."""
+        names = self._names_by_day.get(day)
+        if names is None:
+            if len(self._names_by_day) >= 64:
+                self._names_by_day.clear()
+            names = self._names_by_day[day] = [None] * len(self.compiled.company_symbols)
+        return names
+
+    def _name_on(self, names: list[str | None], company: int, day: int) -> str:
+        name = names[company]
+        if name is None:
+            name = names[company] = self._symbol_on(company, day)
+        return name
+
     def _symbols_on(self, companies: np.ndarray, days: np.ndarray) -> list[str]:
         """`_symbol_on` of many (company, day) pairs, asked once per distinct pair."""
         if companies.shape[0] == 0:
@@ -280,14 +298,18 @@ class Scorer:
             note += f" × source {weight:.2f}"
         return note
 
-    def _via_names(self, roles: list[int], vias: list[int], days: list[int]) -> list[str]:
+    def _via_names(self, roles: list[int], vias: list[int], day: int) -> list[str]:
         """What each leg came through: "" (subject, object), the theme, or the related
         company's symbol on the headline's day."""
-        themes, symbol_on = self.compiled.theme_names, self._symbol_on
+        themes, names, name_on = self.compiled.theme_names, self._names_on(day), self._name_on
         theme_role = len(ROLE_NAMES) - 1
         return [
-            "" if role <= 1 else themes[via] if role == theme_role else symbol_on(via, day)
-            for role, via, day in zip(roles, vias, days, strict=True)
+            ""
+            if role <= 1
+            else themes[via]
+            if role == theme_role
+            else names[via] or name_on(names, via, day)
+            for role, via in zip(roles, vias, strict=True)
         ]
 
     def _events(self, ids: list[int], confs: list[float]) -> list[EventHit]:
@@ -329,27 +351,36 @@ class Scorer:
         `_batch_shocks` builds the same shocks for a whole batch."""
         out, c = batch.out, self.compiled
         item, day = batch.items[i], int(batch.days[i])
-        conf, novelty = float(out.confidence[i]), float(out.novelty[i])
+        conf, novelty = out.confidence.item(i), out.novelty.item(i)
         scale = self._scale_note(conf, novelty, self.source_weight(item.source))
         k_max = self.settings.max_shocks
-        row = slice(i * k_max, i * k_max + int(out.n_shocks[i]))
-        roles = out.sh_role[row].tolist()
-        symbols, labels, role_names = c.symbols, c.event_labels, ROLE_NAMES
-        legs = [
-            ShockLeg(symbols[sym], score, role_names[role], via, labels[ev] if ev >= 0 else "", scale)
-            for sym, score, role, via, ev in zip(
-                out.sh_symbol[row].tolist(),
-                out.sh_score[row].tolist(),
-                roles,
-                self._via_names(roles, out.sh_via[row].tolist(), [day] * len(roles)),
-                out.sh_event[row].tolist(),
-                strict=True,
+        lo = i * k_max
+        hi = lo + int(out.n_shocks[i])
+        roles = out.sh_role[lo:hi].tolist()
+        labels = c.event_labels
+        legs = list(
+            map(
+                ShockLeg,
+                map(c.symbols.__getitem__, out.sh_symbol[lo:hi].tolist()),
+                out.sh_score[lo:hi].tolist(),
+                map(ROLE_NAMES.__getitem__, roles),
+                self._via_names(roles, out.sh_via[lo:hi].tolist(), day),
+                [labels[ev] if ev >= 0 else "" for ev in out.sh_event[lo:hi].tolist()],
+                [scale] * len(roles),
             )
-        ]  # fmt: skip
-        ev = slice(i * MAX_EVENTS_OUT, i * MAX_EVENTS_OUT + int(out.n_events[i]))
-        events = self._events(out.ev_id[ev].tolist(), out.ev_conf[ev].tolist())
-        sj = slice(i * MAX_SUBJECTS_OUT, i * MAX_SUBJECTS_OUT + int(out.n_subjects[i]))
-        subjects = [self._symbol_on(co, day) for co in out.sj_company[sj].tolist()]
+        )
+        e0 = i * MAX_EVENTS_OUT
+        e1 = e0 + int(out.n_events[i])
+        events = (
+            self._events(out.ev_id[e0:e1].tolist(), out.ev_conf[e0:e1].tolist()) if e1 > e0 else []
+        )
+        s0 = i * MAX_SUBJECTS_OUT
+        names, name_on = self._names_on(day), self._name_on
+        subjects = [
+            names[co] or name_on(names, co, day)
+            for co in out.sj_company[s0 : s0 + int(out.n_subjects[i])].tolist()
+        ]
+
         return self._shock(batch, i, legs, events, subjects, conf, novelty)
 
     def _batch_shocks(self, batch: ShockBatch) -> list[Shock]:

@@ -146,7 +146,7 @@ def test_a_strategy_failing_in_rehearsal_is_dropped_from_it_once(
 def test_canned_payload_decodes_and_trades_with_shock_hedge(scorer: Scorer) -> None:
     from engine.feeds.decode import decode_news
 
-    item = decode_news(CANNED_PAYLOAD, 10**18)
+    item = decode_news(CANNED_PAYLOAD, 1_780_000_000 * 10**9)  # 2026: Meta trades as META
     legs = {leg.symbol: leg.score for leg in scorer.rehearse(item).legs}
     assert legs["META"] > 0 and legs["CRWV"] < 0  # it walks subject and spillover stages
     assert type(make_strategy("shock_hedge")).rehearsal_safe
