@@ -59,3 +59,15 @@ def equity_at_nb(
                     value += pos[b, s] * last[s]
             out[m, b] = cash[b] + value
     return out
+
+
+@njit(cache=True)
+def book_gross_nb(slots: np.ndarray, shares: np.ndarray, last_price: np.ndarray) -> float:
+    """Sum of |shares * last price| over a book's symbols, in order; a slot < 0 (a symbol the
+    market does not track) counts as 0 (reference: `engine.runtime.reference_book_gross`)."""
+    total = 0.0
+    for i in range(slots.shape[0]):
+        s = slots[i]
+        if s >= 0:
+            total += abs(shares[i] * last_price[s])
+    return total
