@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from engine.clock import Clock, SimClock
-from engine.kernels.ledger_nb import book_gross_nb
+from engine.kernels.ledger_nb import gross_nb
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -36,23 +36,20 @@ _add_reduce = np.add.reduce
 
 
 def _numpy_gross(
-    slots: np.ndarray, shares: np.ndarray, last_price: np.ndarray, all_tracked: bool
+    slots: np.ndarray, shares: np.ndarray, all_tracked: bool, last_price: np.ndarray
 ) -> float:
-    """`book_gross_nb` as numpy sums it (pairwise): the risk check's reference."""
+    """Gross of a book as numpy sums it (pairwise), from `_Slot.exposure_arrays`."""
     if all_tracked:  # the ufuncs directly: the same sum as below, less Python around it
         return float(_add_reduce(np.abs(np.multiply(shares, last_price.take(slots)))))
     known = slots >= 0  # untracked symbols count as 0, as in `MarketState.gross`
     return float(np.abs(shares[known] * last_price[slots[known]]).sum())
 
 
-def reference_book_gross(
-    slots: Sequence[int], shares: Sequence[float], last_price: Sequence[float]
-) -> float:
-    """Plain twin of `book_gross_nb`: the same sum in the same order."""
+def reference_gross(shares: Sequence[float], last_price: Sequence[float]) -> float:
+    """Plain twin of `gross_nb`: the same sum in the same order."""
     total = 0.0
-    for s, q in zip(slots, shares, strict=True):
-        if s >= 0:
-            total += abs(q * last_price[s])
+    for q, p in zip(shares, last_price, strict=True):
+        total += abs(q * p)
     return total
 
 
@@ -83,33 +80,44 @@ class _Slot:
     paused_until_ns: int = 0
     broken: bool = False
     last_error: str = ""
-    # index, slots, shares, whether every symbol is tracked
-    book: tuple[dict[str, int], np.ndarray, np.ndarray, bool] | None = None
+    # the risk check's view of the book: shares by market slot (0: not held), kept up to date
+    # on fills; and the symbols in the order numpy's sum takes them (`exposure_arrays`)
+    shares: np.ndarray | None = None
+    layout: dict[str, None] | None = None
+
+    def shares_by_slot(self, market: MarketState) -> np.ndarray:
+        """Shares held of each market slot (built on first use, then kept by `booked`); fixes
+        the layout of `exposure_arrays` if a fill of a new symbol dropped it."""
+        if self.shares is None:
+            shares = np.zeros(len(market.symbols))
+            get = market.slot.get
+            for symbol, qty in self.portfolio.positions.items():
+                s = get(symbol)
+                if s is not None:
+                    shares[s] = qty
+            self.shares = shares
+        if self.layout is None:
+            self.layout = dict.fromkeys(self.portfolio.positions)
+        return self.shares
 
     def exposure_arrays(self, market: MarketState) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Market slots and shares of the book's symbols (closed ones at 0 shares), and
-        whether every slot is tracked (no -1)."""
-        if self.book is None:
-            positions = self.portfolio.positions
-            index = {sym: i for i, sym in enumerate(positions)}
-            get = market.slot.get  # as `market.slots_of`, on lists (rebuilt after many fills)
-            slots = [get(sym, -1) for sym in positions]
-            self.book = (
-                index,
-                np.array(slots, np.int64),
-                np.array(list(positions.values()), np.float64),
-                -1 not in slots,
-            )
-        return self.book[1], self.book[2], self.book[3]
+        """Market slots and shares of the layout's symbols (closed ones at 0 shares), and
+        whether every slot is tracked (no -1): the arrays the gross sum has always been taken
+        over (the book's symbols when last a new one was booked, in that order)."""
+        assert self.layout is not None, "call shares_by_slot first"
+        get, position = market.slot.get, self.portfolio.position
+        slots = [get(symbol, -1) for symbol in self.layout]
+        shares = [position(symbol) for symbol in self.layout]
+        return np.array(slots, np.int64), np.array(shares, np.float64), -1 not in slots
 
-    def booked(self, symbol: str) -> None:
-        """A fill changed `symbol`'s position: update its entry (a new symbol: rebuild)."""
-        if self.book is not None:
-            i = self.book[0].get(symbol)
-            if i is None:
-                self.book = None
-            else:
-                self.book[2][i] = self.portfolio.position(symbol)
+    def booked(self, symbol: str, market: MarketState) -> None:
+        """A fill changed `symbol`'s position: update its shares (a new symbol: a new layout)."""
+        if self.shares is not None:
+            s = market.slot.get(symbol)
+            if s is not None:
+                self.shares[s] = self.portfolio.position(symbol)
+        if self.layout is not None and symbol not in self.layout:
+            self.layout = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +309,7 @@ class Engine:
             log.warning("fill %s for unknown strategy %s", fill.client_order_id, fill.strategy_id)
             return
         slot.portfolio.apply(fill)
-        slot.booked(fill.symbol)
+        slot.booked(fill.symbol, self.market)
         if slot.broken:
             return
         try:  # `_call`, inline
@@ -364,14 +372,13 @@ class Engine:
         after = (now_held + intent.qty) * price
         if abs(after) > self.risk.max_symbol_notional:
             return f"symbol notional {abs(after):,.0f} over {self.risk.max_symbol_notional:,.0f}"
-        slots, shares, all_tracked = slot.exposure_arrays(self.market)
         last, limit = self.market.last_price, self.risk.max_gross_notional
-        held = book_gross_nb(slots, shares, last)  # a plain sum, in order
+        held = gross_nb(slot.shares_by_slot(self.market), last)  # a plain sum, by slot
         total = held - abs(now_held * price) + abs(after)
         if abs(total - limit) <= 1e-9 * (held + limit):
-            # too close to call: numpy's pairwise sum decides, as it always has (the two sums
-            # differ by far less than this margin, so elsewhere they decide alike)
-            held = _numpy_gross(slots, shares, last, all_tracked)
+            # too close to call: numpy's pairwise sum over the book decides, as it always has
+            # (the two sums differ by far less than this margin, so elsewhere they decide alike)
+            held = _numpy_gross(*slot.exposure_arrays(self.market), last)
             total = held - abs(now_held * price) + abs(after)
         if total > limit:
             return f"gross notional over {limit:,.0f}"

@@ -62,12 +62,10 @@ def equity_at_nb(
 
 
 @njit(cache=True)
-def book_gross_nb(slots: np.ndarray, shares: np.ndarray, last_price: np.ndarray) -> float:
-    """Sum of |shares * last price| over a book's symbols, in order; a slot < 0 (a symbol the
-    market does not track) counts as 0 (reference: `engine.runtime.reference_book_gross`)."""
+def gross_nb(shares: np.ndarray, last_price: np.ndarray) -> float:
+    """Sum of |shares * last price| over symbol slots, in slot order (reference:
+    `engine.runtime.reference_gross`)."""
     total = 0.0
-    for i in range(slots.shape[0]):
-        s = slots[i]
-        if s >= 0:
-            total += abs(shares[i] * last_price[s])
+    for s in range(shares.shape[0]):
+        total += abs(shares[s] * last_price[s])
     return total
