@@ -198,11 +198,14 @@ def _run(
             if j > k:
                 engine.on_trades(None, t_ts[k:j], t_px[k:j], t_slot[k:j])
                 k = j
-            # grid points before the limit, then (after the timers due then) at it
-            if g(G_PENDING) >= 0 or min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE)) < limit:
+            # grid points before the limit, then (after the timers due then) at it; only the
+            # runner moves the grid, so timers leave the next grid point where it was
+            next_point = min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE))
+            if next_point < limit or g(G_PENDING) >= 0:
                 market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=False)
+                next_point = min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE))
             advance(max(now(), limit))  # fires timers due by now
-            if min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE)) == limit:
+            if next_point == limit:
                 market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=True)
             if limit >= boundary_news:
                 break
