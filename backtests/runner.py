@@ -20,7 +20,7 @@ from backtests.data import TradeTape, trade_tape
 from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
 from engine.clock import SimClock
 from engine.kernels.ledger_nb import equity_at_nb
-from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE, G_PENDING
+from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE, G_PENDING, search_nb
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -193,7 +193,7 @@ def _run(
                 limit, j = boundary_news, j_news
             else:  # side="left": the trades before the limit (all those before k are)
                 limit = timer
-                j = k + int(t_ts[k:j_news].searchsorted(limit))
+                j = search_nb(t_ts, k, j_news, limit, False)
             grid[G_LIMIT] = limit
             if j > k:
                 engine.on_trades(None, t_ts[k:j], t_px[k:j], t_slot[k:j])

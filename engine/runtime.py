@@ -25,6 +25,7 @@ import numpy as np
 
 from engine.clock import Clock, SimClock
 from engine.kernels.ledger_nb import gross_nb
+from engine.kernels.market_nb import search_nb
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -271,7 +272,6 @@ class Engine:
             return fills
         advance = getattr(self.clock, "advance_to", None)
         now = self.clock.now_ns
-        cut_at = ts.searchsorted
         intents, on_fill = self.intents, self.on_fill
         done = 0
         i = 0
@@ -284,7 +284,7 @@ class Engine:
             t = fill.ts_event
             if advance is not None:
                 advance(max(now(), t))
-            cut = int(cut_at(t, side="right"))
+            cut = search_nb(ts, done, n, t, True)  # past the trades at or before the fill
             if cut > done:
                 fold(slots, ts, price, done, cut)
                 done = cut
@@ -293,7 +293,7 @@ class Engine:
                 # orders sent now (or by those timers) may fill later in this same batch,
                 # before fills still queued
                 first = min(intent.ts_init for intent in intents[n_intents:])
-                start = int(cut_at(first, side="left"))
+                start = search_nb(ts, 0, n, first, False)
                 more = on_trades(keys[start:], ts[start:], price[start:])  # type: ignore[misc]
                 if more:
                     fills[i:] = sorted(fills[i:] + more, key=lambda f: f.ts_event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 import subprocess
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from engine.brokers.sim_venue import reference_match
 from engine.kernels.ledger_nb import equity_at_nb, gross_nb
+from engine.kernels.market_nb import search_nb
 from engine.kernels.venue_nb import match_pending_nb
 from engine.market import MarketState, reference_equity_at, reference_grid
 from engine.runtime import reference_gross
@@ -206,6 +208,23 @@ def test_gross_kernel_sums_the_book_in_slot_order(book: list[tuple[float, float]
     shares, prices = [q for q, _ in book], [p for _, p in book]
     got = gross_nb(np.array(shares, np.float64), np.array(prices, np.float64))
     assert got == reference_gross(shares, prices)
+
+
+@given(
+    st.lists(st.integers(0, 30), max_size=40),
+    st.integers(-1, 31),
+    st.integers(0, 40),
+    st.integers(0, 40),
+    st.booleans(),
+)
+def test_tape_search_kernel_cuts_where_bisect_does(
+    times: list[int], t: int, lo: int, hi: int, right: bool
+) -> None:
+    times.sort()
+    lo, hi = min(lo, len(times)), min(hi, len(times))
+    hi = max(lo, hi)
+    want = (bisect.bisect_right if right else bisect.bisect_left)(times, t, lo, hi)
+    assert search_nb(np.array(times, np.int64), lo, hi, t, right) == want
 
 
 def test_replay_kernels_agree_as_plain_python() -> None:
