@@ -20,7 +20,7 @@ from backtests.data import TradeTape, trade_tape
 from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
 from engine.clock import SimClock
 from engine.kernels.ledger_nb import equity_at_nb
-from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE, G_PENDING
+from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE, G_PENDING, search_nb
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -174,26 +174,38 @@ def _run(
     engine.start()
     k = 0  # next trade
     end = int(t_ts[-1]) + 1 if n else start
-    search = t_ts.searchsorted
+    # the trades before each headline, found in one call; a timer's are searched for only
+    # among the trades up to the next headline (a binary search over the whole tape costs
+    # about a microsecond in cache misses)
+    news_cut = t_ts.searchsorted(np.array([item.ts_init for item in items], np.int64)).tolist()
     grid = market.grid
     assert grid is not None
     g = grid.item  # a grid entry as a Python int
     next_timer, advance, now = clock.next_timer_ns, clock.advance_to, clock.now_ns
     for i_news in range(len(items) + 1):
-        boundary_news = items[i_news].ts_init if i_news < len(items) else end
+        if i_news < len(items):
+            boundary_news, j_news = items[i_news].ts_init, news_cut[i_news]
+        else:
+            boundary_news, j_news = end, n
         while True:
             timer = next_timer()
-            limit = boundary_news if timer is None or timer > boundary_news else timer
+            if timer is None or timer >= boundary_news:
+                limit, j = boundary_news, j_news
+            else:  # side="left": the trades before the limit (all those before k are)
+                limit = timer
+                j = search_nb(t_ts, k, j_news, limit, False)
             grid[G_LIMIT] = limit
-            j = int(search(limit))  # side="left": the trades before the limit
             if j > k:
                 engine.on_trades(None, t_ts[k:j], t_px[k:j], t_slot[k:j])
                 k = j
-            # grid points before the limit, then (after the timers due then) at it
-            if g(G_PENDING) >= 0 or min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE)) < limit:
+            # grid points before the limit, then (after the timers due then) at it; only the
+            # runner moves the grid, so timers leave the next grid point where it was
+            next_point = min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE))
+            if next_point < limit or g(G_PENDING) >= 0:
                 market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=False)
+                next_point = min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE))
             advance(max(now(), limit))  # fires timers due by now
-            if min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE)) == limit:
+            if next_point == limit:
                 market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=True)
             if limit >= boundary_news:
                 break

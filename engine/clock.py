@@ -6,10 +6,10 @@ strategy code sees the same times in a replay as it did live.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import time
 from collections.abc import Callable
+from heapq import heappop, heappush
 from typing import Protocol
 
 
@@ -46,7 +46,8 @@ class SimClock:
 
     def call_at(self, ts_ns: int, callback: Callable[[int], None]) -> None:
         """Run `callback(ts_ns)` when the clock reaches `ts_ns` (at once if it has)."""
-        heapq.heappush(self._timers, (max(ts_ns, self._now), next(self._seq), callback))
+        now = self._now
+        heappush(self._timers, (ts_ns if ts_ns > now else now, next(self._seq), callback))
 
     def next_timer_ns(self) -> int | None:
         """When the next timer fires, or None."""
@@ -56,8 +57,9 @@ class SimClock:
         """Move to `ts_ns`, firing every timer due on the way at its own time."""
         if ts_ns < self._now:
             raise ValueError(f"the clock cannot go back from {self._now} to {ts_ns}")
-        while self._timers and self._timers[0][0] <= ts_ns:
-            due, _, callback = heapq.heappop(self._timers)
+        timers = self._timers  # callbacks may set timers: the same list
+        while timers and timers[0][0] <= ts_ns:
+            due, _, callback = heappop(timers)
             self._now = due
             callback(due)
         self._now = ts_ns

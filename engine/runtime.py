@@ -15,7 +15,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, Protocol
@@ -23,6 +24,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from engine.clock import Clock, SimClock
+from engine.kernels.ledger_nb import gross_nb
+from engine.kernels.market_nb import search_nb
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -31,6 +34,24 @@ from engine.strategy import Portfolio, Strategy, StrategyContext
 
 log = logging.getLogger(__name__)
 _add_reduce = np.add.reduce
+
+
+def _numpy_gross(
+    slots: np.ndarray, shares: np.ndarray, all_tracked: bool, last_price: np.ndarray
+) -> float:
+    """Gross of a book as numpy sums it (pairwise), from `_Slot.exposure_arrays`."""
+    if all_tracked:  # the ufuncs directly: the same sum as below, less Python around it
+        return float(_add_reduce(np.abs(np.multiply(shares, last_price.take(slots)))))
+    known = slots >= 0  # untracked symbols count as 0, as in `MarketState.gross`
+    return float(np.abs(shares[known] * last_price[slots[known]]).sum())
+
+
+def reference_gross(shares: Sequence[float], last_price: Sequence[float]) -> float:
+    """Plain twin of `gross_nb`: the same sum in the same order."""
+    total = 0.0
+    for q, p in zip(shares, last_price, strict=True):
+        total += abs(q * p)
+    return total
 
 
 class Broker(Protocol):
@@ -60,33 +81,44 @@ class _Slot:
     paused_until_ns: int = 0
     broken: bool = False
     last_error: str = ""
-    # index, slots, shares, whether every symbol is tracked
-    book: tuple[dict[str, int], np.ndarray, np.ndarray, bool] | None = None
+    # the risk check's view of the book: shares by market slot (0: not held), kept up to date
+    # on fills; and the symbols in the order numpy's sum takes them (`exposure_arrays`)
+    shares: np.ndarray | None = None
+    layout: dict[str, None] | None = None
+
+    def shares_by_slot(self, market: MarketState) -> np.ndarray:
+        """Shares held of each market slot (built on first use, then kept by `booked`); fixes
+        the layout of `exposure_arrays` if a fill of a new symbol dropped it."""
+        if self.shares is None:
+            shares = np.zeros(len(market.symbols))
+            get = market.slot.get
+            for symbol, qty in self.portfolio.positions.items():
+                s = get(symbol)
+                if s is not None:
+                    shares[s] = qty
+            self.shares = shares
+        if self.layout is None:
+            self.layout = dict.fromkeys(self.portfolio.positions)
+        return self.shares
 
     def exposure_arrays(self, market: MarketState) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Market slots and shares of the book's symbols (closed ones at 0 shares), and
-        whether every slot is tracked (no -1)."""
-        if self.book is None:
-            positions = self.portfolio.positions
-            index = {sym: i for i, sym in enumerate(positions)}
-            get = market.slot.get  # as `market.slots_of`, on lists (rebuilt after many fills)
-            slots = [get(sym, -1) for sym in positions]
-            self.book = (
-                index,
-                np.array(slots, np.int64),
-                np.array(list(positions.values()), np.float64),
-                -1 not in slots,
-            )
-        return self.book[1], self.book[2], self.book[3]
+        """Market slots and shares of the layout's symbols (closed ones at 0 shares), and
+        whether every slot is tracked (no -1): the arrays the gross sum has always been taken
+        over (the book's symbols when last a new one was booked, in that order)."""
+        assert self.layout is not None, "call shares_by_slot first"
+        get, position = market.slot.get, self.portfolio.position
+        slots = [get(symbol, -1) for symbol in self.layout]
+        shares = [position(symbol) for symbol in self.layout]
+        return np.array(slots, np.int64), np.array(shares, np.float64), -1 not in slots
 
-    def booked(self, symbol: str) -> None:
-        """A fill changed `symbol`'s position: update its entry (a new symbol: rebuild)."""
-        if self.book is not None:
-            i = self.book[0].get(symbol)
-            if i is None:
-                self.book = None
-            else:
-                self.book[2][i] = self.portfolio.position(symbol)
+    def booked(self, symbol: str, market: MarketState) -> None:
+        """A fill changed `symbol`'s position: update its shares (a new symbol: a new layout)."""
+        if self.shares is not None:
+            s = market.slot.get(symbol)
+            if s is not None:
+                self.shares[s] = self.portfolio.position(symbol)
+        if self.layout is not None and symbol not in self.layout:
+            self.layout = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +150,10 @@ class Engine:
     _slots: dict[str, _Slot] = field(default_factory=dict)
     _live_timers: list[tuple[int, int, Callable[[int], None]]] = field(default_factory=list)
     _timer_seq: itertools.count[int] = field(default_factory=itertools.count)
+    _sim_clock: SimClock | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._sim_clock = self.clock if isinstance(self.clock, SimClock) else None
 
     def add_strategy(self, strategy: Strategy, cash: float = 0.0) -> None:
         """Register a strategy and bind its context."""
@@ -194,10 +230,14 @@ class Engine:
         """Score a headline received now and hand the shock to every strategy."""
         shock = self.scorer.score(item)
         self.shocks.append(shock)
+        now = self.clock.now_ns
         for sid, slot in self._slots.items():
-            if slot.paused_until_ns > self.clock.now_ns():
+            if slot.paused_until_ns > now() or slot.broken:
                 continue  # a paused strategy takes no new positions
-            self._call(sid, slot, "shock", item.id, slot.strategy.on_shock, shock)
+            try:  # `_call`, inline: one call per shock, fill and timer fewer
+                slot.strategy.on_shock(shock)
+            except Exception:  # one strategy's bug must not stop the others
+                self._failed(sid, slot, "shock", item.id)
         return shock
 
     def on_trades(
@@ -232,7 +272,6 @@ class Engine:
             return fills
         advance = getattr(self.clock, "advance_to", None)
         now = self.clock.now_ns
-        cut_at = ts.searchsorted
         intents, on_fill = self.intents, self.on_fill
         done = 0
         i = 0
@@ -245,7 +284,7 @@ class Engine:
             t = fill.ts_event
             if advance is not None:
                 advance(max(now(), t))
-            cut = int(cut_at(t, side="right"))
+            cut = search_nb(ts, done, n, t, True)  # past the trades at or before the fill
             if cut > done:
                 fold(slots, ts, price, done, cut)
                 done = cut
@@ -254,7 +293,7 @@ class Engine:
                 # orders sent now (or by those timers) may fill later in this same batch,
                 # before fills still queued
                 first = min(intent.ts_init for intent in intents[n_intents:])
-                start = int(cut_at(first, side="left"))
+                start = search_nb(ts, 0, n, first, False)
                 more = on_trades(keys[start:], ts[start:], price[start:])  # type: ignore[misc]
                 if more:
                     fills[i:] = sorted(fills[i:] + more, key=lambda f: f.ts_event)
@@ -270,21 +309,30 @@ class Engine:
             log.warning("fill %s for unknown strategy %s", fill.client_order_id, fill.strategy_id)
             return
         slot.portfolio.apply(fill)
-        slot.booked(fill.symbol)
-        self._call(
-            fill.strategy_id, slot, "fill", fill.client_order_id, slot.strategy.on_fill, fill
-        )
+        slot.booked(fill.symbol, self.market)
+        if slot.broken:
+            return
+        try:  # `_call`, inline
+            slot.strategy.on_fill(fill)
+        except Exception:  # one strategy's bug must not stop the others
+            self._failed(fill.strategy_id, slot, "fill", fill.client_order_id)
 
     def _set_timer(self, sid: str, name: str, ts_ns: int) -> None:
-        slot = self._slots[sid]
-        # called with the time it fires at: `_call(..., on_timer, name, t)`
-        fire: Callable[[int], None] = partial(
-            self._call, sid, slot, "timer", name, slot.strategy.on_timer, name
-        )
-        if isinstance(self.clock, SimClock):
-            self.clock.call_at(ts_ns, fire)
+        # called with the time it fires at
+        fire: Callable[[int], None] = partial(self._on_timer, sid, self._slots[sid], name)
+        if self._sim_clock is not None:
+            self._sim_clock.call_at(ts_ns, fire)
         else:
             heapq.heappush(self._live_timers, (ts_ns, next(self._timer_seq), fire))
+
+    def _on_timer(self, sid: str, slot: _Slot, name: str, ts_ns: int) -> None:
+        """`_call(sid, slot, "timer", name, on_timer, name, ts_ns)`, inline."""
+        if slot.broken:
+            return
+        try:
+            slot.strategy.on_timer(name, ts_ns)
+        except Exception:  # one strategy's bug must not stop the others
+            self._failed(sid, slot, "timer", name)
 
     def next_timer_ns(self) -> int | None:
         """On a live clock, when the next timer is due (None: no timer set)."""
@@ -324,17 +372,16 @@ class Engine:
         after = (now_held + intent.qty) * price
         if abs(after) > self.risk.max_symbol_notional:
             return f"symbol notional {abs(after):,.0f} over {self.risk.max_symbol_notional:,.0f}"
-        slots, shares, all_tracked = slot.exposure_arrays(self.market)
-        if all_tracked:  # the ufuncs directly: the same sum as below, less Python around it
-            held = float(
-                _add_reduce(np.abs(np.multiply(shares, self.market.last_price.take(slots))))
-            )
-        else:  # untracked symbols count as 0, as in `MarketState.gross`
-            known = slots >= 0
-            held = float(np.abs(shares[known] * self.market.last_price[slots[known]]).sum())
-        gross = held - abs(now_held * price)
-        if gross + abs(after) > self.risk.max_gross_notional:
-            return f"gross notional over {self.risk.max_gross_notional:,.0f}"
+        last, limit = self.market.last_price, self.risk.max_gross_notional
+        held = gross_nb(slot.shares_by_slot(self.market), last)  # a plain sum, by slot
+        total = held - abs(now_held * price) + abs(after)
+        if abs(total - limit) <= 1e-9 * (held + limit):
+            # too close to call: numpy's pairwise sum over the book decides, as it always has
+            # (the two sums differ by far less than this margin, so elsewhere they decide alike)
+            held = _numpy_gross(*slot.exposure_arrays(self.market), last)
+            total = held - abs(now_held * price) + abs(after)
+        if total > limit:
+            return f"gross notional over {limit:,.0f}"
         return ""
 
     def _call(
@@ -352,24 +399,30 @@ class Engine:
             return
         try:
             handler(*args)
-        except Exception as exc:  # one strategy's bug must not stop the others
-            what = kind if detail is None else f"{kind} {detail}"
-            slot.failures += 1
-            slot.last_error = f"{what}: {type(exc).__name__}: {exc}"
-            log.exception("strategy %s failed on %s", sid, what)
-            if self.max_failures and slot.failures >= self.max_failures:
-                slot.broken = True
-                log.error(
-                    "strategy %s broken after %d failures: no handler of it runs until resumed",
-                    sid,
-                    slot.failures,
-                )
-            elif self.pause_s > 0:
-                slot.paused_until_ns = self.clock.now_ns() + int(self.pause_s * 1e9)
-                log.warning(
-                    "strategy %s paused for %.0f s after failure %d of %s",
-                    sid,
-                    self.pause_s,
-                    slot.failures,
-                    self.max_failures or "unlimited",
-                )
+        except Exception:  # one strategy's bug must not stop the others
+            self._failed(sid, slot, kind, detail)
+
+    def _failed(self, sid: str, slot: _Slot, kind: str, detail: str | None) -> None:
+        """Count the failure being handled (call it in the `except` block): pause the strategy,
+        or break it after `max_failures`."""
+        exc = sys.exc_info()[1]
+        what = kind if detail is None else f"{kind} {detail}"
+        slot.failures += 1
+        slot.last_error = f"{what}: {type(exc).__name__}: {exc}"
+        log.exception("strategy %s failed on %s", sid, what)
+        if self.max_failures and slot.failures >= self.max_failures:
+            slot.broken = True
+            log.error(
+                "strategy %s broken after %d failures: no handler of it runs until resumed",
+                sid,
+                slot.failures,
+            )
+        elif self.pause_s > 0:
+            slot.paused_until_ns = self.clock.now_ns() + int(self.pause_s * 1e9)
+            log.warning(
+                "strategy %s paused for %.0f s after failure %d of %s",
+                sid,
+                self.pause_s,
+                slot.failures,
+                self.max_failures or "unlimited",
+            )

@@ -123,8 +123,8 @@ class ShockHedge(Strategy):
 
     def basket_pnl(self, basket: _Basket) -> float:
         """Mark-to-market PnL of a basket's filled legs."""
-        price = self.ctx.market.price
-        return sum(q * price(s) - basket.cost.get(s, 0.0) for s, q in basket.qty.items())
+        price, cost = self.ctx.market.price, basket.cost.get
+        return sum([q * price(s) - cost(s, 0.0) for s, q in basket.qty.items()])
 
     def on_timer(self, name: str, ts_ns: int) -> None:
         if name.startswith("exit:"):

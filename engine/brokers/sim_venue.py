@@ -15,7 +15,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from engine.kernels.venue_nb import first_trades_nb
+from engine.kernels.venue_nb import match_pending_nb
 from engine.orders import Fill, OrderIntent
 
 _ts_event = attrgetter("ts_event")
@@ -51,6 +51,13 @@ class SimulatedVenue:
     short_lots: dict[tuple[str, str], list[tuple[float, float, int]]] = field(default_factory=dict)
     positions: dict[tuple[str, str], float] = field(default_factory=dict)
     slot_of: dict[str, int] | None = None  # set: trades arrive as symbol slots, not strings
+    # with `slot_of`: the pending orders' slots and arrival times as arrays, kept in step with
+    # `pending` (which stays the record: the daemon's broker and tests read and replace it);
+    # `_mirror` is a copy of `pending` as the arrays hold it
+    _mirror: list[tuple[int, OrderIntent]] = field(default_factory=list, repr=False, compare=False)
+    _order_slot: np.ndarray = field(default_factory=lambda: np.zeros(64, np.int64), repr=False, compare=False)  # fmt: skip
+    _order_arrival: np.ndarray = field(default_factory=lambda: np.zeros(64, np.int64), repr=False, compare=False)  # fmt: skip
+    _hits: np.ndarray = field(default_factory=lambda: np.zeros(64, np.int64), repr=False, compare=False)  # fmt: skip
 
     def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
         """Queue an order; False (and a recorded rejection) if it cannot be accepted."""
@@ -83,12 +90,13 @@ class SimulatedVenue:
                 symbols, ts, [i.symbol for _, i in pending], [a for a, _ in pending]
             )
         else:
-            get = self.slot_of.get
-            order_slot = np.array([get(i.symbol, -1) for _, i in pending], np.int64)
-            arrivals = np.array([a for a, _ in pending], np.int64)
-            hit = first_trades_nb(symbols, ts, order_slot, arrivals).tolist()
-            if max(hit) < 0:  # a few orders: Python's max beats a ufunc reduce
+            n = self._sync(pending)
+            if not match_pending_nb(
+                symbols, ts, self._order_slot, self._order_arrival, n, self._hits
+            ):
                 return []  # no pending order fills in this batch: the orders stay as they are
+            self._mirror = []  # the arrays hold the orders still pending now (set below)
+            hit = self._hits[:n].tolist()
         fills: list[Fill] = []
         still: list[tuple[int, OrderIntent]] = []
         slip = self.settings.slippage_bps * 1e-4
@@ -114,9 +122,36 @@ class SimulatedVenue:
                 )
             )
         self.pending = still
+        if self.slot_of is not None:
+            self._mirror = still.copy()  # the kernel kept the unfilled orders' arrays, in order
         if len(fills) > 1:
             fills.sort(key=_ts_event)
         return fills
+
+    def _sync(self, pending: list[tuple[int, OrderIntent]]) -> int:
+        """Bring the order arrays in step with `pending`; return its length.
+
+        Orders appended since the last match are added; a list replaced or edited from outside
+        is read again in full.
+        """
+        mirror = self._mirror
+        m, n = len(mirror), len(pending)
+        if n < m or pending[:m] != mirror:
+            m = 0
+        if n > m:
+            if n > self._order_slot.shape[0]:
+                size = max(n, 2 * self._order_slot.shape[0])
+                self._order_slot = np.resize(self._order_slot, size)
+                self._order_arrival = np.resize(self._order_arrival, size)
+                self._hits = np.zeros(size, np.int64)
+            assert self.slot_of is not None
+            get, slots, arrivals = self.slot_of.get, self._order_slot, self._order_arrival
+            for i in range(m, n):
+                arrival, intent = pending[i]
+                slots[i] = get(intent.symbol, -1)
+                arrivals[i] = arrival
+            self._mirror = pending.copy()
+        return n
 
     def _borrow(self, intent: OrderIntent, price: float, ts: int) -> float:
         """Track short lots; return the borrow fee owed by this fill (when it covers)."""
@@ -145,10 +180,23 @@ class SimulatedVenue:
         return fee
 
 
+def reference_match(
+    keys: Sequence[int], ts: Sequence[int], orders: Sequence[tuple[int, int]]
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """Plain twin of `match_pending_nb`: the hit of each (key, arrival) order, and the orders
+    that did not fill, in order."""
+    hits = reference_first_trades(
+        np.asarray(keys), np.asarray(ts), [k for k, _ in orders], [a for _, a in orders]
+    )
+    hits = [h if k >= 0 else -1 for h, (k, _) in zip(hits, orders, strict=True)]
+    return hits, [o for o, h in zip(orders, hits, strict=True) if h < 0]
+
+
 def reference_first_trades(
     keys: np.ndarray, ts: np.ndarray, order_keys: Sequence[object], arrivals: Sequence[int]
 ) -> list[int]:
-    """Plain twin of `first_trades_nb` (any key type): first trade of the key at/after arrival."""
+    """First trade of each order's key at or after its arrival, -1 if none (any key type: the
+    venue's path for string symbols)."""
     out = []
     for key, arrival in zip(order_keys, arrivals, strict=True):
         k0 = int(np.searchsorted(ts, arrival, side="left"))

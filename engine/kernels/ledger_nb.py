@@ -59,3 +59,13 @@ def equity_at_nb(
                     value += pos[b, s] * last[s]
             out[m, b] = cash[b] + value
     return out
+
+
+@njit(cache=True)
+def gross_nb(shares: np.ndarray, last_price: np.ndarray) -> float:
+    """Sum of |shares * last price| over symbol slots, in slot order (reference:
+    `engine.runtime.reference_gross`)."""
+    total = 0.0
+    for s in range(shares.shape[0]):
+        total += abs(shares[s] * last_price[s])
+    return total

@@ -320,3 +320,17 @@ def fold_span_nb(
         params[0], state[S_PREV_PRICE], sector, n_sectors, state[S_COV_MKT], var_mkt,
         state[S_COV_SEC], state[S_VAR_SEC], params[1], grid, marks,
     )  # fmt: skip
+
+
+@njit(cache=True)
+def search_nb(ts: np.ndarray, lo: int, hi: int, t: int, right: bool) -> int:
+    """`lo + np.searchsorted(ts[lo:hi], t, side="right" if right else "left")` on sorted `ts`
+    (reference: `bisect`): where the replay cuts the tape at an event or a fill, without a
+    numpy call and its key conversion (about a quarter of the time on a window)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if ts[mid] < t or (right and ts[mid] == t):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

@@ -1,4 +1,4 @@
-"""Order matching for the simulated venue (reference: `engine.brokers.sim_venue.reference_first_trades`)."""
+"""Order matching for the simulated venue (reference: `engine.brokers.sim_venue.reference_match`)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,38 @@ from numba import njit
 
 
 @njit(cache=True)
-def first_trades_nb(
-    keys: np.ndarray, ts: np.ndarray, order_key: np.ndarray, order_arrival: np.ndarray
-) -> np.ndarray:
-    """Index of the first trade of each order's key at or after its arrival, -1 if none.
+def match_pending_nb(
+    keys: np.ndarray,
+    ts: np.ndarray,
+    order_key: np.ndarray,
+    order_arrival: np.ndarray,
+    n: int,
+    hits: np.ndarray,
+) -> int:
+    """Match the first `n` pending orders against a time-sorted batch of trades.
 
-    `ts` is sorted; the scan stops at the first trade of the key, so it costs about as many
-    trades as pass between an order's arrival and its fill.
+    Writes to `hits[i]` the index of the first trade of order i's key at or after its arrival
+    (-1 if none, or if the key is negative: a symbol the tape does not carry); then, if any
+    order filled, moves the orders that did not to the front of `order_key` and
+    `order_arrival`, in their order. Returns how many filled. The scan stops at the first trade
+    of the key, so it costs about as many trades as pass between an order's arrival and its fill.
     """
-    out = np.full(order_key.shape[0], -1, np.int64)
-    for i in range(order_key.shape[0]):
+    filled = 0
+    for i in range(n):
+        hits[i] = -1
         key = order_key[i]
         if key < 0:
-            continue  # a symbol the tape does not carry never fills
+            continue
         for k in range(np.searchsorted(ts, order_arrival[i], side="left"), ts.shape[0]):
             if keys[k] == key:
-                out[i] = k
+                hits[i] = k
+                filled += 1
                 break
-    return out
+    if filled > 0:
+        m = 0
+        for i in range(n):
+            if hits[i] < 0:
+                order_key[m] = order_key[i]
+                order_arrival[m] = order_arrival[i]
+                m += 1
+    return filled

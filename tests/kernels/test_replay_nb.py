@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 import subprocess
@@ -11,10 +12,12 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.brokers.sim_venue import reference_first_trades
-from engine.kernels.ledger_nb import equity_at_nb
-from engine.kernels.venue_nb import first_trades_nb
+from engine.brokers.sim_venue import reference_match
+from engine.kernels.ledger_nb import equity_at_nb, gross_nb
+from engine.kernels.market_nb import search_nb
+from engine.kernels.venue_nb import match_pending_nb
 from engine.market import MarketState, reference_equity_at, reference_grid
+from engine.runtime import reference_gross
 from tests.conftest import ROOT
 
 SECTORS = ["a", "a", "b", "b"]
@@ -173,20 +176,55 @@ def test_equity_marks_match_booking_fills_one_by_one(
 
 @given(
     st.lists(st.tuples(st.integers(0, 100), st.integers(-1, 3)), max_size=50),
-    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 120)), max_size=10),
+    st.lists(st.tuples(st.integers(-1, 3), st.integers(0, 120)), max_size=10),
+    st.integers(0, 3),
 )
 def test_order_matching_kernel_finds_the_first_trade_of_the_symbol_after_arrival(
-    trades: list[tuple[int, int]], orders: list[tuple[int, int]]
+    trades: list[tuple[int, int]], orders: list[tuple[int, int]], spare: int
 ) -> None:
     trades.sort()
     ts = np.array([t for t, _ in trades], np.int64)
     keys = np.array([s for _, s in trades], np.int64)
-    got = first_trades_nb(
-        keys, ts, np.array([s for s, _ in orders], np.int64),
-        np.array([a for _, a in orders], np.int64),
-    )  # fmt: skip
-    want = reference_first_trades(keys, ts, [s for s, _ in orders], [a for _, a in orders])
-    assert got.tolist() == want
+    n = len(orders)
+    # the arrays have spare room past the n pending orders, as the venue's buffers do
+    order_key = np.array([k for k, _ in orders] + [7] * spare, np.int64)
+    order_arrival = np.array([a for _, a in orders] + [9] * spare, np.int64)
+    hits = np.full(n + spare, 99, np.int64)
+    filled = match_pending_nb(keys, ts, order_key, order_arrival, n, hits)
+    want_hits, want_still = reference_match(keys.tolist(), ts.tolist(), orders)
+    assert hits[:n].tolist() == want_hits
+    assert filled == sum(h >= 0 for h in want_hits)
+    if filled:  # the orders still pending come first, in order
+        m = len(want_still)
+        assert (
+            list(zip(order_key[:m].tolist(), order_arrival[:m].tolist(), strict=True)) == want_still
+        )
+    else:  # nothing filled: the arrays are untouched
+        assert list(zip(order_key[:n].tolist(), order_arrival[:n].tolist(), strict=True)) == orders
+
+
+@given(st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(0.0, 1e4)), max_size=40))
+def test_gross_kernel_sums_the_book_in_slot_order(book: list[tuple[float, float]]) -> None:
+    shares, prices = [q for q, _ in book], [p for _, p in book]
+    got = gross_nb(np.array(shares, np.float64), np.array(prices, np.float64))
+    assert got == reference_gross(shares, prices)
+
+
+@given(
+    st.lists(st.integers(0, 30), max_size=40),
+    st.integers(-1, 31),
+    st.integers(0, 40),
+    st.integers(0, 40),
+    st.booleans(),
+)
+def test_tape_search_kernel_cuts_where_bisect_does(
+    times: list[int], t: int, lo: int, hi: int, right: bool
+) -> None:
+    times.sort()
+    lo, hi = min(lo, len(times)), min(hi, len(times))
+    hi = max(lo, hi)
+    want = (bisect.bisect_right if right else bisect.bisect_left)(times, t, lo, hi)
+    assert search_nb(np.array(times, np.int64), lo, hi, t, right) == want
 
 
 def test_replay_kernels_agree_as_plain_python() -> None:
