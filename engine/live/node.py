@@ -513,7 +513,8 @@ class LiveNode:
             await asyncio.sleep(every_s)
             if time.monotonic() - self._last_news_mono >= every_s:
                 try:
-                    self.rehearsal.run()
+                    for _ in self.rehearsal.stages():
+                        await asyncio.sleep(0)  # a message that came in goes first
                 except Exception:  # only speed is lost: the daemon goes on without rehearsals
                     log.exception("a rehearsal failed: no more rehearsals until restart")
                     return

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import orjson
 
@@ -90,7 +90,9 @@ class _RehearsalBroker:
         # the order id's hash as `LiveNode.send` computes it, uncached (the cache keeps real ids)
         client_order_id.__wrapped__(intent.strategy_id, intent.news_id, intent.symbol, intent.leg)
         self._risk.check(intent)
-        self._journal.record_intent(intent, intent.ts_init)
+        with self._journal.rehearsal() as ready:
+            if ready:
+                self._journal.record_intent(intent, intent.ts_init)
         self.orders += 1
         raise _FirstOrderOut  # the path to the first order is what a headline waits for
 
@@ -133,28 +135,38 @@ class Rehearsal:
         return [sid for sid, _, _ in self._strategies]
 
     def run(self) -> bool:
-        """One rehearsal; False when skipped (an event's transaction is open)."""
+        """One whole rehearsal at once; False when skipped (an event's transaction is open)."""
+        return all(self.stages())
+
+    def stages(self) -> Iterator[bool]:
+        """One rehearsal in stages, each short (tens of microseconds): the daemon lets the
+        event loop run between them, so a message that comes meanwhile waits for one stage,
+        not for the whole rehearsal. No journal savepoint spans two stages. Yields False, and
+        stops, when it must skip (an event's transaction is open)."""
+        item = decode_news(CANNED_PAYLOAD, self.clock.now_ns())
         with self.journal.rehearsal() as ready:
-            if not ready:
-                self.skipped += 1
-                return False
-            item = decode_news(CANNED_PAYLOAD, self.clock.now_ns())
-            self.journal.record_news(item)
-            self._scored.shock = self._scorer.rehearse(item)
-            for sid, kind, config in list(self._strategies):
-                self._risk.forget()
-                broker = _RehearsalBroker(self.journal, self._risk)
-                engine = Engine(
-                    self._scored,  # type: ignore[arg-type]  # duck-typed: score() and universe
-                    self.market, self.clock, broker, self.limits, max_failures=1, pause_s=0,
-                )  # fmt: skip
-                engine.add_strategy(kind(config))
-                engine.start()  # a fresh copy, started as the daemon starts its strategies
-                with contextlib.suppress(_FirstOrderOut):
-                    engine.on_news(item)  # each strategy in an engine of its own: the first
-                self.orders += broker.orders  # order of one must not cut the next one short
-                if engine.status(sid).state == "broken":  # logged once, then left out
-                    log.warning("strategy %s failed in a rehearsal: no longer rehearsed", sid)
-                    self._strategies.remove((sid, kind, config))
+            if ready:
+                self.journal.record_news(item)
+        if not ready:
+            self.skipped += 1
+            yield False
+            return
+        yield True
+        self._scored.shock = self._scorer.rehearse(item)
+        for sid, kind, config in list(self._strategies):
+            yield True
+            self._risk.forget()
+            broker = _RehearsalBroker(self.journal, self._risk)
+            engine = Engine(
+                self._scored,  # type: ignore[arg-type]  # duck-typed: score() and universe
+                self.market, self.clock, broker, self.limits, max_failures=1, pause_s=0,
+            )  # fmt: skip
+            engine.add_strategy(kind(config))
+            engine.start()  # a fresh copy, started as the daemon starts its strategies
+            with contextlib.suppress(_FirstOrderOut):
+                engine.on_news(item)  # each strategy in an engine of its own: the first
+            self.orders += broker.orders  # order of one must not cut the next one short
+            if engine.status(sid).state == "broken":  # logged once, then left out
+                log.warning("strategy %s failed in a rehearsal: no longer rehearsed", sid)
+                self._strategies.remove((sid, kind, config))
         self.runs += 1
-        return True

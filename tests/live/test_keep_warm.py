@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -120,7 +121,13 @@ def test_rehearsal_runs_safe_strategies_only_up_to_their_first_order(
     twin = _Recorder(_Recorder.config_class(strategy_id="twin"))  # same class, another config
     rehearsal = rehearsal_for(tmp_path, scorer, [real, _Unsafe(_Unsafe.config_class()), twin])
     for _ in range(3):
-        assert rehearsal.run()
+        stages = 0
+        for ok in rehearsal.stages():
+            assert ok
+            stages += 1
+            # the loop runs between stages: no savepoint may be left open across one
+            assert not rehearsal.journal._db.in_transaction
+        assert stages == 3  # between journal, scoring and each of the two strategies
     assert _Recorder.seen == ["rehearsal"] * 6  # both copies, every time
     assert _Unsafe.seen == []  # not declared rehearsal_safe: never run
     assert rehearsal.orders == 6  # each reaches its first order; the second never comes
@@ -201,12 +208,13 @@ async def test_a_failing_rehearsal_stops_rehearsals_not_the_daemon(
 ) -> None:
     calls: list[int] = []
 
-    def broken_run() -> bool:
+    def broken_stages() -> Iterator[bool]:
         calls.append(1)
+        yield True
         raise OSError("disk I/O error")
 
     async with running(tmp_path, scorer, daemon={"keep_warm_ms": 1.0}) as (node, feed, _):
-        monkeypatch.setattr(node.rehearsal, "run", broken_run)
+        monkeypatch.setattr(node.rehearsal, "stages", broken_stages)
         await until(lambda: "keep-warm" not in {t.get_name() for t in asyncio.all_tasks()},
                     what="the keep-warm task to end")  # fmt: skip
         assert len(calls) == 1
