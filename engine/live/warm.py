@@ -15,6 +15,9 @@ same code, keeping nothing:
   sandbox engine of their own: the same risk checks read the real market, and the orders they
   send go through a copy of the live risk checks and into the rolled-back journal, never to a
   broker. The real strategies, books, counters and metrics are never touched.
+
+A rehearsal runs in stages of tens of microseconds with the event loop in between (no journal
+savepoint spans two), so a message that comes in meanwhile waits for one stage at most.
 """
 
 from __future__ import annotations
