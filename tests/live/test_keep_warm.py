@@ -127,7 +127,7 @@ def test_rehearsal_runs_safe_strategies_only_up_to_their_first_order(
             stages += 1
             # the loop runs between stages: no savepoint may be left open across one
             assert not rehearsal.journal._db.in_transaction
-        assert stages == 3  # between journal, scoring and each of the two strategies
+        assert stages == 4  # between journal, scoring, touching the tables and two strategies
     assert _Recorder.seen == ["rehearsal"] * 6  # both copies, every time
     assert _Unsafe.seen == []  # not declared rehearsal_safe: never run
     assert rehearsal.orders == 6  # each reaches its first order; the second never comes
