@@ -179,7 +179,7 @@ class Scorer:
         """Score `item` as `score` does, leaving no trace: novelty neither reads nor remembers
         it, and extension stages do not run. The daemon calls this on a canned headline while
         it waits, so the kernels' tables and code are still in the CPU's caches when a real
-        headline comes (see `LiveNode`)."""
+        headline comes (see `engine.live.warm`)."""
         return self._score_one(item, False)
 
     def _score_one(self, item: NewsItem, novelty: bool) -> Shock:
