@@ -6,6 +6,7 @@ import hashlib
 from functools import lru_cache
 
 import msgspec
+from msgspec.structs import force_setattr
 
 
 @lru_cache(maxsize=4096)  # an order's id is asked for at submission, fill and booking
@@ -19,8 +20,15 @@ def client_order_id(strategy_id: str, news_id: str, symbol: str, leg: str) -> st
     return f"so-{digest[:28]}"
 
 
+_order_id = client_order_id.__wrapped__  # an intent computes its id once: no cache needed
+
+
 class OrderIntent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """A strategy's wish to trade `qty` shares (negative sells) of `symbol`, decided at `ts_init`."""
+    """A strategy's wish to trade `qty` shares (negative sells) of `symbol`, decided at `ts_init`.
+
+    `client_order_id` is derived (see `client_order_id`): it is computed when the intent is
+    built, copied (`msgspec.structs.replace`) or decoded, and any value given is replaced.
+    """
 
     strategy_id: str
     news_id: str
@@ -29,11 +37,15 @@ class OrderIntent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     leg: str
     ts_init: int
     reason: str = ""
+    client_order_id: str = ""
 
-    @property
-    def client_order_id(self) -> str:
-        """See `client_order_id`."""
-        return client_order_id(self.strategy_id, self.news_id, self.symbol, self.leg)
+    def __post_init__(self) -> None:
+        # computed once here rather than on every use (submission, fill, booking)
+        force_setattr(
+            self,
+            "client_order_id",
+            _order_id(self.strategy_id, self.news_id, self.symbol, self.leg),
+        )
 
 
 class Fill(msgspec.Struct, frozen=True, kw_only=True, gc=False):
