@@ -133,6 +133,7 @@ class LiveNode:
             self.risk.settings,
         )  # fmt: skip
         self._last_news_mono = 0.0
+        self._warm_wake: asyncio.Future[bool] | None = None
 
     # ---- start and stop -------------------------------------------------------------------
 
@@ -297,6 +298,8 @@ class LiveNode:
         self.last_lag_s["trades"] = (batch.ts_init - int(batch.ts[-1])) / NS
         self.engine.fire_due_timers()
         self.journal.flush()
+        if self._warm_wake is not None:
+            _settle_future(self._warm_wake, True)  # a frame was folded: rehearse now
 
     def _fold(self, batch: TradeBatch, slots: np.ndarray, start: int, end: int) -> None:
         if end <= start:
@@ -506,12 +509,18 @@ class LiveNode:
             del self.engine.blocked[:-1_000]
 
     async def _keep_warm(self) -> None:
-        """Rehearse the headline path whenever `daemon.keep_warm_ms` passed without a headline
+        """Rehearse the headline path right after each tick frame (folding one pushes the
+        path out of the caches) and whenever `daemon.keep_warm_ms` passed without a headline
         (see `engine.live.warm`)."""
         every_s = self.settings.daemon.keep_warm_ms / 1e3
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(every_s)
-            if time.monotonic() - self._last_news_mono >= every_s:
+            wake = self._warm_wake = loop.create_future()  # `trades` sets it True
+            timer = loop.call_later(every_s, _settle_future, wake, False)
+            after_frame = await wake
+            timer.cancel()
+            self._warm_wake = None
+            if after_frame or time.monotonic() - self._last_news_mono >= every_s:
                 try:
                     for _ in self.rehearsal.stages():
                         await asyncio.sleep(0)  # a message that came in goes first
@@ -528,6 +537,11 @@ class LiveNode:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _settle_future(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 class _Guard:

@@ -4,8 +4,9 @@ On this kind of machine (a shared VM) the scorer's tables, SQLite's pages and th
 of the path from headline to order leave the CPU's caches within milliseconds of idle time:
 scoring a headline took 26 µs back to back but 228 µs after 10 ms asleep, and 45–65 µs when a
 canned headline had been scored every 1–5 ms in between (`BENCHMARKS.md`, daemon latency). So
-while no headline comes, the daemon *rehearses* one every `daemon.keep_warm_ms`, through the
-same code, keeping nothing:
+while no headline comes, the daemon *rehearses* one every `daemon.keep_warm_ms`, and right
+after each tick frame it folds (a frame pushes the path out of the caches), through the same
+code, keeping nothing:
 
 - it decodes a canned payload as the feeds do;
 - writes it to the journal inside a savepoint that is rolled back (nothing reaches the file);

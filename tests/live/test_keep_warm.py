@@ -222,3 +222,16 @@ async def test_a_failing_rehearsal_stops_rehearsals_not_the_daemon(
         feed.push_trades(PRICES)
         feed.push_news(id="meta-1", headline=META)
         await until(lambda: node.counters.orders_sent >= 4, what="the basket, all the same")
+
+
+@pytest.mark.asyncio
+async def test_a_folded_tick_frame_brings_a_rehearsal_at_once(
+    tmp_path: Path, scorer: Scorer
+) -> None:
+    # every 60 s by the clock, but a frame wakes it: folding one pushes the path out of cache
+    async with running(tmp_path, scorer, daemon={"keep_warm_ms": 60_000.0}) as (node, feed, _):
+        assert node.rehearsal.runs == 0
+        feed.push_trades(PRICES)
+        await until(lambda: node.rehearsal.runs == 1, timeout=5, what="a rehearsal after the frame")
+        feed.push_trades(PRICES)
+        await until(lambda: node.rehearsal.runs == 2, timeout=5, what="one after the next frame")
