@@ -1,9 +1,10 @@
 """Keeping the headline path warm while the daemon waits.
 
 On this kind of machine (a shared VM) the scorer's tables, SQLite's pages and the Python code
-of the path from headline to order leave the CPU's caches within milliseconds of idle time:
-scoring a headline took 26 µs back to back but 228 µs after 10 ms asleep, and 45–65 µs when a
-canned headline had been scored every 1–5 ms in between (`BENCHMARKS.md`, daemon latency). So
+of the path from headline to order leave the CPU's caches within a millisecond of idle time:
+`python -m bench.cache_decay` took a headline to its first order in 117 µs back to back, 385 µs
+after 10 ms asleep, and 182 µs when a rehearsal ran every millisecond of that wait (figures in
+BENCHMARKS.md, daemon latency). So
 while no headline comes, the daemon *rehearses* one every `daemon.keep_warm_ms`, and right
 after each tick frame it folds (a frame pushes the path out of the caches), through the same
 code, keeping nothing:
