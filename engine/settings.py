@@ -192,7 +192,8 @@ class DaemonSettings(BaseModel):
         1.0,
         ge=0,
         description="while no headline comes, rehearse one this often (ms) so its path stays in"
-        " the CPU caches: lower news-to-order latency for 15-20% of a core (0: off)",
+        " the CPU caches: lower news-to-order latency for 15-20% of a core (0: off; live"
+        " feeds only, a replay skips it)",
     )
 
 

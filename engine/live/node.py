@@ -177,7 +177,7 @@ class LiveNode:
         """Run the feeds until `stop` is set or every feed has ended; then stop cleanly."""
         feed_tasks = [asyncio.create_task(f.run(self), name=f"feed:{f.name}") for f in self.feeds]
         housekeeping = [asyncio.create_task(self._tick(), name="ticker")]
-        if self.settings.daemon.keep_warm_ms > 0:
+        if self.keeps_warm:
             housekeeping.append(asyncio.create_task(self._keep_warm(), name="keep-warm"))
         stopper = asyncio.create_task(stop.wait(), name="stop")
         fatal: BaseException | None = None
@@ -464,7 +464,7 @@ class LiveNode:
             "feeds": dict(self.connected),
             "reconcile": self.reconcile,
             "rehearsals": {  # see engine.live.warm: none of it is kept or sent
-                "every_ms": self.settings.daemon.keep_warm_ms,
+                "every_ms": self.settings.daemon.keep_warm_ms if self.keeps_warm else 0,
                 "runs": self.rehearsal.runs,
                 "skipped": self.rehearsal.skipped,
                 "strategies": self.rehearsal.strategy_ids,
@@ -507,6 +507,12 @@ class LiveNode:
                 if len(history) > 10_000:
                     del history[:-1_000]
             del self.engine.blocked[:-1_000]
+
+    @property
+    def keeps_warm(self) -> bool:
+        """Whether the daemon rehearses headlines: `daemon.keep_warm_ms` > 0 on the wall clock
+        (a replay's clock runs on played time: nothing waits on a real headline there)."""
+        return self.settings.daemon.keep_warm_ms > 0 and isinstance(self.clock, LiveClock)
 
     async def _keep_warm(self) -> None:
         """Rehearse the headline path right after each tick frame (folding one pushes the

@@ -4,7 +4,7 @@ On this kind of machine (a shared VM) the scorer's tables, SQLite's pages and th
 of the path from headline to order leave the CPU's caches within a millisecond of idle time:
 `python -m bench.cache_decay` took a headline to its first order in 117 µs back to back, 385 µs
 after 10 ms asleep, and 182 µs when a rehearsal ran every millisecond of that wait (figures in
-BENCHMARKS.md, daemon latency). So
+BENCHMARKS.md, daemon latency). So on the wall clock (a replay runs on played time and skips it),
 while no headline comes, the daemon *rehearses* one every `daemon.keep_warm_ms`, and right
 after each tick frame it folds (a frame pushes the path out of the caches), through the same
 code, keeping nothing:

@@ -235,3 +235,22 @@ async def test_a_folded_tick_frame_brings_a_rehearsal_at_once(
         await until(lambda: node.rehearsal.runs == 1, timeout=5, what="a rehearsal after the frame")
         feed.push_trades(PRICES)
         await until(lambda: node.rehearsal.runs == 2, timeout=5, what="one after the next frame")
+
+
+@pytest.mark.asyncio
+async def test_a_replay_does_not_rehearse(tmp_path: Path, scorer: Scorer) -> None:
+    from engine.clock import ReplayClock
+    from engine.live.node import LiveNode
+    from engine.live.sim_broker import SimBroker
+    from tests.live.support import QueueFeed
+    from tests.live.test_node import settings_for
+
+    settings = settings_for(tmp_path, daemon={"keep_warm_ms": 1.0})
+    feed = QueueFeed(ReplayClock())
+    node = LiveNode(
+        settings, scorer, [(make_strategy("shock_hedge"), 1e6)], [feed],
+        SimBroker(settings.broker, feed.clock), Journal(tmp_path / "journal.sqlite"),
+        clock=feed.clock,
+    )  # fmt: skip
+    assert not node.keeps_warm  # played time: no real headline waits on a warm path
+    assert node.state()["rehearsals"]["every_ms"] == 0
