@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from engine.clock import LiveClock
 from engine.orders import Fill, OrderIntent
 from engine.settings import AlpacaSettings
 from tests.stand_in.alpaca_trading_server import AlpacaTradingStandIn, FillPolicy
+from tests.support.waiting import until
 
 SECRET = "s3cr3t-NEVER-LOG-ME"
 KEY = "PKTESTKEY"
@@ -57,15 +58,6 @@ class Recorder:
     def last(self, cid: str) -> str | None:
         states = self.states(cid)
         return states[-1] if states else None
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for `condition` (checked every 10 ms); fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def intent(symbol: str, qty: float, news_id: str = "n1", leg: str = "direct") -> OrderIntent:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import msgpack
@@ -21,6 +21,7 @@ from engine.feeds.base import TradeBatch
 from engine.news import NewsItem
 from engine.settings import AlpacaSettings
 from tests.stand_in.alpaca_stream_server import AlpacaStreamStandIn, stamp
+from tests.support.waiting import until
 
 KEY, SECRET = "PKSTREAMKEY", "stream-s3cr3t"
 
@@ -49,15 +50,6 @@ class Sink:
     @property
     def trade_count(self) -> int:
         return sum(len(b) for b in self.batches)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for `condition` (checked every 10 ms); fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,6 +10,9 @@ import numpy as np
 from engine.clock import Clock, LiveClock
 from engine.feeds.base import FeedSink, TradeBatch
 from engine.news import news_from_mapping
+from tests.support.waiting import until
+
+__all__ = ["QueueFeed", "until"]
 
 
 class QueueFeed:
@@ -54,12 +55,3 @@ class QueueFeed:
                     sink.bad_message(self.name, "test/topic", payload, reason)
         finally:
             sink.connection(self.name, False)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Wait until `condition()` holds, polling; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        await asyncio.sleep(0.005)
