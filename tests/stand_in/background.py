@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Self
@@ -16,7 +17,7 @@ from typing import Any, Self
 from aiohttp import web
 
 
-class BackgroundServer:
+class BackgroundServer(ABC):
     """Serve `make_app()` from a thread of its own."""
 
     thread_name = "stand-in"
@@ -27,11 +28,11 @@ class BackgroundServer:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
 
+    @abstractmethod
     def make_app(self) -> web.Application:
-        """The application to serve."""
-        raise NotImplementedError
+        """The application to serve (each stand-in builds its own)."""
 
-    def before_stop(self) -> None:
+    def before_stop(self) -> None:  # noqa: B027  (a hook: doing nothing is the default)
         """Called while the loop still runs, before the app is cleaned up."""
 
     def start(self) -> Self:
