@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 
 import msgspec
 from msgspec.structs import force_setattr
 
 
-@lru_cache(maxsize=4096)  # an order's id is asked for at submission, fill and booking
 def client_order_id(strategy_id: str, news_id: str, symbol: str, leg: str) -> str:
     """Deterministic id of the order for (strategy, news id, symbol, leg).
 
@@ -18,9 +16,6 @@ def client_order_id(strategy_id: str, news_id: str, symbol: str, leg: str) -> st
     """
     digest = hashlib.sha1(f"{strategy_id}|{news_id}|{symbol}|{leg}".encode()).hexdigest()
     return f"so-{digest[:28]}"
-
-
-_order_id = client_order_id.__wrapped__  # an intent computes its id once: no cache needed
 
 
 class OrderIntent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -44,7 +39,7 @@ class OrderIntent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         force_setattr(
             self,
             "client_order_id",
-            _order_id(self.strategy_id, self.news_id, self.symbol, self.leg),
+            client_order_id(self.strategy_id, self.news_id, self.symbol, self.leg),
         )
 
 

@@ -37,7 +37,7 @@ from engine.feeds.decode import decode_news
 from engine.journal import Journal
 from engine.market import MarketState
 from engine.news import NewsItem
-from engine.orders import OrderIntent, client_order_id
+from engine.orders import OrderIntent
 from engine.risk import RiskManager, RiskSettings
 from engine.runtime import Engine, RiskLimits
 from engine.scoring import Scorer, Shock
@@ -94,8 +94,6 @@ class _RehearsalBroker:
         self.orders = 0
 
     def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
-        # the order id's hash as `LiveNode.send` computes it, uncached (the cache keeps real ids)
-        client_order_id.__wrapped__(intent.strategy_id, intent.news_id, intent.symbol, intent.leg)
         self._risk.check(intent)
         with self._journal.rehearsal() as ready:
             if ready:
