@@ -123,7 +123,6 @@ class Scorer:
         self._model = pack(self.compiled.arrays)
         self._ws = pack(new_workspace(len(universe.companies), self.settings.novelty_ring))
         self._one = _SingleBuffers(pack(new_output(1, self.settings.max_shocks)))
-        self._symbols_seen: dict[tuple[int, int], str] = {}
         self._names_by_day: dict[int, list[str | None]] = {}  # see `_names_on`
         self._sources = lexicon.modifiers.source_weights
         self._source_default = lexicon.modifiers.source_default
@@ -251,35 +250,25 @@ class Scorer:
                 found.append(c)
         return found
 
-    def _symbol_on(self, company: int, day: int) -> str:
-        key = (company, day)
-        symbol = self._symbols_seen.get(key)
-        if symbol is None:
-            if len(self._symbols_seen) > 100_000:
-                self._symbols_seen.clear()
-            symbol = (
-                self.universe.companies[company].symbol_on(day)
-                or self.compiled.company_symbols[company]
-            )
-            self._symbols_seen[key] = symbol
-        return symbol
-
     def _names_on(self, day: int) -> list[str | None]:
-        """Companies' symbols on `day` by company index, filled in as they are asked for
-        (`_symbol_on`); None where not asked yet. The one-headline path looks names up here by
-        index instead of hashing a (company, day) key per leg."""
+        """Companies' symbols on `day` by company index, filled in by `_symbol_on` as they are
+        asked for (None where not yet): the one-headline path reads names here by index."""
         names = self._names_by_day.get(day)
         if names is None:
-            if len(self._names_by_day) >= 64:
+            if len(self._names_by_day) >= 256:
                 self._names_by_day.clear()
             names = self._names_by_day[day] = [None] * len(self.compiled.company_symbols)
         return names
 
-    def _name_on(self, names: list[str | None], company: int, day: int) -> str:
-        name = names[company]
-        if name is None:
-            name = names[company] = self._symbol_on(company, day)
-        return name
+    def _symbol_on(self, company: int, day: int) -> str:
+        names = self._names_on(day)
+        symbol = names[company]
+        if symbol is None:
+            symbol = names[company] = (
+                self.universe.companies[company].symbol_on(day)
+                or self.compiled.company_symbols[company]
+            )
+        return symbol
 
     def _symbols_on(self, companies: np.ndarray, days: np.ndarray) -> list[str]:
         """`_symbol_on` of many (company, day) pairs, asked once per distinct pair."""
@@ -308,14 +297,14 @@ class Scorer:
     def _via_names(self, roles: list[int], vias: list[int], day: int) -> list[str]:
         """What each leg came through: "" (subject, object), the theme, or the related
         company's symbol on the headline's day."""
-        themes, names, name_on = self.compiled.theme_names, self._names_on(day), self._name_on
+        themes, names, symbol_on = self.compiled.theme_names, self._names_on(day), self._symbol_on
         theme_role = len(ROLE_NAMES) - 1
         return [
             ""
             if role <= 1
             else themes[via]
             if role == theme_role
-            else names[via] or name_on(names, via, day)
+            else names[via] or symbol_on(via, day)
             for role, via in zip(roles, vias, strict=True)
         ]
 
@@ -382,9 +371,9 @@ class Scorer:
             self._events(out.ev_id[e0:e1].tolist(), out.ev_conf[e0:e1].tolist()) if e1 > e0 else []
         )
         s0 = i * MAX_SUBJECTS_OUT
-        names, name_on = self._names_on(day), self._name_on
+        names, symbol_on = self._names_on(day), self._symbol_on
         subjects = [
-            names[co] or name_on(names, co, day)
+            names[co] or symbol_on(co, day)
             for co in out.sj_company[s0 : s0 + int(out.n_subjects[i])].tolist()
         ]
 
