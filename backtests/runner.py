@@ -17,7 +17,8 @@ import numpy as np
 import polars as pl
 
 from backtests.data import TradeTape, trade_tape
-from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
+from backtests.tape_venue import TapeVenue
+from engine.brokers.sim_venue import VenueSettings
 from engine.clock import SimClock
 from engine.kernels.ledger_nb import equity_at_nb
 from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE, G_PENDING, search_nb
@@ -163,10 +164,12 @@ def _run(
     n = len(t_ts)
     start = min(int(t_ts[0]) if n else first_news, first_news)
     clock = SimClock(start)
-    sim_venue = SimulatedVenue(venue or VenueSettings(), slot_of=slot_of)
+    tape_venue = TapeVenue(
+        venue or VenueSettings(), ts=t_ts, slot=t_slot, price=t_px, slot_of=slot_of
+    )
     items = news_items(news, receipt_latency_s)
     engine = Engine(
-        cast(Scorer, _Prescored(scorer, items)), market, clock, sim_venue, risk or RiskLimits()
+        cast(Scorer, _Prescored(scorer, items)), market, clock, tape_venue, risk or RiskLimits()
     )
     for strategy in strategies:
         engine.add_strategy(strategy, cash=cash)
@@ -182,6 +185,7 @@ def _run(
     assert grid is not None
     g = grid.item  # a grid entry as a Python int
     next_timer, advance, now = clock.next_timer_ns, clock.advance_to, clock.now_ns
+    fold, on_fill, pop_fill = market.fold, engine.on_fill, tape_venue.pop_fill
     for i_news in range(len(items) + 1):
         if i_news < len(items):
             boundary_news, j_news = items[i_news].ts_init, news_cut[i_news]
@@ -189,14 +193,23 @@ def _run(
             boundary_news, j_news = end, n
         while True:
             timer = next_timer()
-            if timer is None or timer >= boundary_news:
-                limit, j = boundary_news, j_news
-            else:  # side="left": the trades before the limit (all those before k are)
-                limit = timer
-                j = search_nb(t_ts, k, j_news, limit, False)
+            limit = boundary_news if timer is None or timer >= boundary_news else timer
             grid[G_LIMIT] = limit
+            fill_ns = tape_venue.next_fill_ns
+            if fill_ns < limit:
+                # a fill comes first: the market is folded past the trades at or before it
+                # (grid points on the way are taken as ever: the batch's limit is unchanged)
+                cut = search_nb(t_ts, k, j_news, fill_ns, True)
+                if cut > k:
+                    fold(t_slot, t_ts, t_px, k, cut)
+                    k = cut
+                advance(max(now(), fill_ns))
+                on_fill(pop_fill())
+                continue
+            # side="left": the trades before the limit (all those before k are)
+            j = j_news if limit == boundary_news else search_nb(t_ts, k, j_news, limit, False)
             if j > k:
-                engine.on_trades(None, t_ts[k:j], t_px[k:j], t_slot[k:j])
+                fold(t_slot, t_ts, t_px, k, j)
                 k = j
             # grid points before the limit, then (after the timers due then) at it; only the
             # runner moves the grid, so timers leave the next grid point where it was
@@ -223,7 +236,7 @@ def _run(
         intents=engine.intents,
         equity=equity,
         blocked=len(engine.blocked),
-        rejected=len(sim_venue.rejected),
+        rejected=len(tape_venue.rejected),
         skipped_trades=market.skipped,
         strategy_ids=engine.strategy_ids,
     )

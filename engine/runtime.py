@@ -1,8 +1,8 @@
 """The engine loop shared by backtests and the daemon: news → shock → strategies → orders.
 
-Feeds (live or replayed) call `on_news`, `on_trades` and let the clock fire timers; the engine
-scores headlines, hands shocks and fills to strategies, passes their intents through risk checks
-to the broker, and books fills.
+Feeds (live or replayed) call `on_news` and `on_trades`, the broker's fills come to `on_fill`, and
+the clock fires timers; the engine scores headlines, hands shocks and fills to strategies, passes
+their intents through risk checks to the broker, and books fills.
 
 Isolation: a strategy's handler that raises is logged with the strategy's id and the event, and
 the strategy is *paused* for `pause_s` seconds of engine time (no new shocks reach it; fills and
@@ -25,7 +25,6 @@ import numpy as np
 
 from engine.clock import Clock, SimClock
 from engine.kernels.ledger_nb import gross_nb
-from engine.kernels.market_nb import search_nb
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -246,60 +245,17 @@ class Engine:
         ts: np.ndarray,
         price: np.ndarray,
         slots: np.ndarray | None = None,
-    ) -> list[Fill]:
-        """Fold a time-sorted trade batch into market state; book and report the venue's fills.
+    ) -> None:
+        """Fold a time-sorted trade batch into market state.
 
-        Fills reach strategies one at a time in time order, each when the market has folded the
-        trades up to it (and the timers due before it have fired); an order sent meanwhile can
-        fill later in the same batch, before fills still queued. `slots` (from
-        `market.slots_of`) may be passed when the caller mapped symbols already, so no Python
-        runs per trade.
+        `slots` (from `market.slots_of`) may be passed when the caller mapped symbols already,
+        so no Python runs per trade. Fills come from whoever drives the engine: the daemon's
+        broker, or the backtest runner (`backtests.tape_venue`), through `on_fill`.
         """
         if slots is None:
             assert symbols is not None, "give symbols or slots"
             slots = self.market.slots_of(symbols.tolist())
-        on_trades = getattr(self.broker, "on_trades", None)
-        keys: np.ndarray = (
-            slots
-            if getattr(self.broker, "slot_of", None) is not None or symbols is None
-            else symbols
-        )
-        fills: list[Fill] = on_trades(keys, ts, price) if on_trades is not None else []
-        fold = self.market.fold
-        n = ts.shape[0]
-        if not fills:
-            fold(slots, ts, price, 0, n)
-            return fills
-        advance = getattr(self.clock, "advance_to", None)
-        now = self.clock.now_ns
-        intents, on_fill = self.intents, self.on_fill
-        done = 0
-        i = 0
-        while i < len(fills):
-            # a strategy hears of a fill at its time, seeing prices up to it only; timers due
-            # before the fill fire first, without later prices
-            fill = fills[i]
-            i += 1
-            n_intents = len(intents)
-            t = fill.ts_event
-            if advance is not None:
-                advance(max(now(), t))
-            cut = search_nb(ts, done, n, t, True)  # past the trades at or before the fill
-            if cut > done:
-                fold(slots, ts, price, done, cut)
-                done = cut
-            on_fill(fill)
-            if len(intents) > n_intents:
-                # orders sent now (or by those timers) may fill later in this same batch,
-                # before fills still queued
-                first = min(intent.ts_init for intent in intents[n_intents:])
-                start = search_nb(ts, 0, n, first, False)
-                more = on_trades(keys[start:], ts[start:], price[start:])  # type: ignore[misc]
-                if more:
-                    fills[i:] = sorted(fills[i:] + more, key=lambda f: f.ts_event)
-        if done < n:
-            fold(slots, ts, price, done, n)
-        return fills
+        self.market.fold(slots, ts, price, 0, ts.shape[0])
 
     def on_fill(self, fill: Fill) -> None:
         """Book a fill and tell its strategy."""

@@ -1,4 +1,4 @@
-"""Order matching for the simulated venue (reference: `engine.brokers.sim_venue.reference_match`)."""
+"""Where an order fills on a known tape (reference: `engine.brokers.sim_venue.reference_first_trades`)."""
 
 from __future__ import annotations
 
@@ -7,38 +7,34 @@ from numba import njit
 
 
 @njit(cache=True)
-def match_pending_nb(
-    keys: np.ndarray,
-    ts: np.ndarray,
-    order_key: np.ndarray,
-    order_arrival: np.ndarray,
-    n: int,
-    hits: np.ndarray,
+def first_trade_nb(
+    ts: np.ndarray, slots: np.ndarray, slot: int, arrival: int, last_of_slot: np.ndarray
 ) -> int:
-    """Match the first `n` pending orders against a time-sorted batch of trades.
+    """Index of the first trade of `slot` at or after `arrival` in a time-sorted tape, -1 if
+    none (or if `slot` is negative: a symbol the tape does not carry).
 
-    Writes to `hits[i]` the index of the first trade of order i's key at or after its arrival
-    (-1 if none, or if the key is negative: a symbol the tape does not carry); then, if any
-    order filled, moves the orders that did not to the front of `order_key` and
-    `order_arrival`, in their order. Returns how many filled. The scan stops at the first trade
-    of the key, so it costs about as many trades as pass between an order's arrival and its fill.
+    `last_of_slot[s]` is the index of slot s's last trade (-1: none), so an order for a symbol
+    that has stopped trading costs nothing; otherwise the scan costs about as many trades as
+    pass between the order's arrival and its fill.
     """
-    filled = 0
-    for i in range(n):
-        hits[i] = -1
-        key = order_key[i]
-        if key < 0:
-            continue
-        for k in range(np.searchsorted(ts, order_arrival[i], side="left"), ts.shape[0]):
-            if keys[k] == key:
-                hits[i] = k
-                filled += 1
-                break
-    if filled > 0:
-        m = 0
-        for i in range(n):
-            if hits[i] < 0:
-                order_key[m] = order_key[i]
-                order_arrival[m] = order_arrival[i]
-                m += 1
-    return filled
+    if slot < 0 or slot >= last_of_slot.shape[0]:
+        return -1
+    last = last_of_slot[slot]
+    if last < 0 or ts[last] < arrival:
+        return -1
+    for k in range(np.searchsorted(ts, arrival, side="left"), last + 1):
+        if slots[k] == slot:
+            return k
+    return -1
+
+
+@njit(cache=True)
+def last_of_slot_nb(slots: np.ndarray, n_slots: int) -> np.ndarray:
+    """Index of each slot's last trade on a tape, -1 for a slot with none (negative slots,
+    trades of untracked symbols, are left out)."""
+    last = np.full(n_slots, -1, np.int64)
+    for k in range(slots.shape[0]):
+        s = slots[k]
+        if 0 <= s < n_slots:
+            last[s] = k
+    return last

@@ -8,14 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backtests.data import load_market, load_news, load_tape, trade_tape
+from backtests.data import TradeTape, load_market, load_news, load_tape, trade_tape
 from backtests.runner import run_backtest
 from backtests.synth import generate
-from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
-from engine.clock import SimClock
-from engine.market import MarketState
+from engine.brokers.sim_venue import VenueSettings
 from engine.orders import Fill
-from engine.runtime import Engine
 from engine.scoring import Scorer
 from engine.strategy import Strategy, StrategyConfig
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig
@@ -55,33 +52,49 @@ def test_frame_and_tape_replay_the_same(synth: tuple[Path, Path], scorer: Scorer
 
 
 class _Recorder(Strategy):
-    """Sends a follow-up order on its first fill; records when it hears of each fill."""
+    """Buys A at 5 and B at 30 (on timers); sends a follow-up on its first fill; records when
+    it hears of each fill and the last trade it could see then."""
 
     def __init__(self, config: StrategyConfig) -> None:
         super().__init__(config)
-        self.heard: list[tuple[int, int]] = []
+        self.heard: list[tuple[int, int, int]] = []
+
+    def on_start(self) -> None:
+        self.ctx.set_timer("A", 5)
+        self.ctx.set_timer("B", 30)
+
+    def on_timer(self, name: str, ts_ns: int) -> None:
+        self.ctx.submit("n", name, 1, "first")
 
     def on_fill(self, fill: Fill) -> None:
-        self.heard.append((self.ctx.clock.now_ns(), fill.ts_event))
+        seen = int(self.ctx.market.last_ts.max())  # type: ignore[attr-defined]
+        self.heard.append((self.ctx.clock.now_ns(), fill.ts_event, seen))
         if len(self.heard) == 1:
             self.ctx.submit("n", "A", 1, "follow-up")
 
 
-def test_a_fill_of_an_order_sent_on_a_fill_comes_before_later_fills(scorer: Scorer) -> None:
-    market = MarketState(["A", "B"], ["x", "x"])
-    clock = SimClock(0)
-    venue = SimulatedVenue(VenueSettings(latency_ns=5), slot_of={"A": 0, "B": 1})
-    engine = Engine(scorer, market, clock, venue)
+def test_fills_reach_strategies_at_their_time_and_one_sent_on_a_fill_comes_first(
+    scorer: Scorer,
+) -> None:
+    import polars as pl
+
+    empty = pl.DataFrame(
+        {"id": [], "headline": [], "summary": [], "symbols": [], "source": [], "ts_event": []},
+        schema={"id": pl.String, "headline": pl.String, "summary": pl.String,
+                "symbols": pl.List(pl.String), "source": pl.String, "ts_event": pl.Int64},
+    )  # fmt: skip
+    tape = TradeTape(
+        ts=np.array([0, 10, 10, 20, 30, 40, 40, 50], np.int64),
+        slot=np.array([0, 0, 1, 0, 0, 1, 0, 1], np.int32),
+        price=np.array([10.0, 10.5, 20.0, 11.0, 11.5, 21.0, 12.0, 22.0]),
+        symbols=["A", "B"],
+    )
     spy = _Recorder(StrategyConfig(strategy_id="s"))
-    engine.add_strategy(spy, cash=1e6)
-    market.on_trades(np.array([0, 1]), np.array([0, 0], np.int64), np.array([10.0, 20.0]))
-    spy.ctx.submit("n", "A", 1, "first")
-    spy.ctx.submit("n", "B", 1, "second")
-    ts = np.array([10, 20, 30, 40], np.int64)
-    venue.pending[1] = (35, venue.pending[1][1])  # B's order reaches the venue later
-    engine.on_trades(None, ts, np.array([10.0, 10.5, 11.0, 21.0]), np.array([0, 0, 0, 1]))
-    # fills at 10 (A), 20 (the follow-up, sent at 10), 40 (B): heard in that order, on time
-    assert spy.heard == [(10, 10), (20, 20), (40, 40)]
+    result = run_backtest(empty, tape, [spy], scorer, venue=VenueSettings(latency_ns=5))
+    # A fills at 10 (sent at 5), the follow-up (sent at 10) at 20, B (sent at 30) at 40; each
+    # heard at its time, having seen the trades up to it (those at the same time included)
+    assert spy.heard == [(10, 10, 10), (20, 20, 20), (40, 40, 40)]
+    assert [f.price for f in result.fills] == [10.5 * 1.0002, 11.0 * 1.0002, 21.0 * 1.0002]
 
 
 def test_headlines_scored_up_front_are_the_shocks_scored_on_receipt(scorer: Scorer) -> None:

@@ -2,8 +2,6 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
 from engine.orders import OrderIntent
@@ -61,44 +59,3 @@ def test_covering_a_short_pays_borrow_for_the_time_it_was_out() -> None:
     venue.submit(intent("A", 100, 2 * day, leg="cover"))
     [cover] = venue.on_trades(np.array(["A"]), np.array([2 * day], np.int64), np.array([9.0]))
     assert cover.commission == pytest.approx(100 * 10.0 * 0.365 * 2 / 365)  # 2 days on $1,000
-
-
-@given(
-    st.lists(
-        st.tuples(
-            st.lists(st.tuples(st.sampled_from("ABCZ"), st.integers(-3, 3)), max_size=4),
-            st.lists(st.tuples(st.integers(0, 40), st.sampled_from("ABC")), max_size=12),
-            st.sampled_from(["keep", "cancel", "delay", "drop-first"]),
-        ),
-        max_size=6,
-    )
-)
-def test_a_venue_on_slots_fills_as_one_on_symbols_even_when_pending_is_edited(
-    steps: list[tuple[list[tuple[str, int]], list[tuple[int, str]], str]],
-) -> None:
-    """Orders, then a batch of trades, then (from outside, as the daemon's broker and tests do)
-    the pending list kept, emptied, edited in place or replaced by a shorter one."""
-    settings = VenueSettings(latency_ns=3, unshortable=frozenset({"C"}))
-    by_slot = SimulatedVenue(settings, slot_of={"A": 0, "B": 1, "C": 2})  # Z is not on the tape
-    by_name = SimulatedVenue(settings)
-    now = 0
-    for n, (orders, trades, edit) in enumerate(steps):
-        for j, (symbol, qty) in enumerate(orders):
-            for venue in (by_slot, by_name):
-                venue.submit(intent(symbol, qty or 1, now, leg=f"{n}-{j}"), position=-1.0)
-        trades.sort()
-        ts = np.array([now + t for t, _ in trades], np.int64)
-        price = np.arange(1.0, len(trades) + 1.0)
-        slots = np.array([by_slot.slot_of[s] for _, s in trades], np.int32)  # type: ignore[index]
-        got = by_slot.on_trades(slots, ts, price)
-        want = by_name.on_trades(np.array([s for _, s in trades], dtype=object), ts, price)
-        assert got == want
-        assert by_slot.pending == by_name.pending
-        for venue in (by_slot, by_name):
-            if edit == "cancel":
-                venue.pending = []
-            elif edit == "delay" and venue.pending:
-                venue.pending[0] = (venue.pending[0][0] + 20, venue.pending[0][1])
-            elif edit == "drop-first":
-                venue.pending = venue.pending[1:]
-        now += 30

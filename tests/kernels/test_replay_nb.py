@@ -12,10 +12,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.brokers.sim_venue import reference_match
+from engine.brokers.sim_venue import reference_first_trades
 from engine.kernels.ledger_nb import equity_at_nb, gross_nb
 from engine.kernels.market_nb import search_nb
-from engine.kernels.venue_nb import match_pending_nb
+from engine.kernels.venue_nb import first_trade_nb, last_of_slot_nb
 from engine.market import MarketState, reference_equity_at, reference_grid
 from engine.runtime import reference_gross
 from tests.conftest import ROOT
@@ -176,31 +176,22 @@ def test_equity_marks_match_booking_fills_one_by_one(
 
 @given(
     st.lists(st.tuples(st.integers(0, 100), st.integers(-1, 3)), max_size=50),
-    st.lists(st.tuples(st.integers(-1, 3), st.integers(0, 120)), max_size=10),
-    st.integers(0, 3),
+    st.lists(st.tuples(st.integers(-1, 5), st.integers(0, 120)), max_size=10),
 )
-def test_order_matching_kernel_finds_the_first_trade_of_the_symbol_after_arrival(
-    trades: list[tuple[int, int]], orders: list[tuple[int, int]], spare: int
+def test_fill_kernel_finds_the_first_trade_of_the_symbol_at_or_after_arrival(
+    trades: list[tuple[int, int]], orders: list[tuple[int, int]]
 ) -> None:
+    """Slots -1 (untracked trades or orders) and 4, 5 (no trades) never fill."""
     trades.sort()
     ts = np.array([t for t, _ in trades], np.int64)
-    keys = np.array([s for _, s in trades], np.int64)
-    n = len(orders)
-    # the arrays have spare room past the n pending orders, as the venue's buffers do
-    order_key = np.array([k for k, _ in orders] + [7] * spare, np.int64)
-    order_arrival = np.array([a for _, a in orders] + [9] * spare, np.int64)
-    hits = np.full(n + spare, 99, np.int64)
-    filled = match_pending_nb(keys, ts, order_key, order_arrival, n, hits)
-    want_hits, want_still = reference_match(keys.tolist(), ts.tolist(), orders)
-    assert hits[:n].tolist() == want_hits
-    assert filled == sum(h >= 0 for h in want_hits)
-    if filled:  # the orders still pending come first, in order
-        m = len(want_still)
-        assert (
-            list(zip(order_key[:m].tolist(), order_arrival[:m].tolist(), strict=True)) == want_still
-        )
-    else:  # nothing filled: the arrays are untouched
-        assert list(zip(order_key[:n].tolist(), order_arrival[:n].tolist(), strict=True)) == orders
+    slots = np.array([s for _, s in trades], np.int32)
+    last = last_of_slot_nb(slots, 5)
+    assert last.tolist() == [
+        max((k for k, s in enumerate(slots) if s == x), default=-1) for x in range(5)
+    ]
+    want = reference_first_trades(slots, ts, [k for k, _ in orders], [a for _, a in orders])
+    got = [first_trade_nb(ts, slots, key, arrival, last) for key, arrival in orders]
+    assert got == [h if key >= 0 else -1 for h, (key, _) in zip(want, orders, strict=True)]
 
 
 @given(st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(0.0, 1e4)), max_size=40))

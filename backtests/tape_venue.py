@@ -1,0 +1,75 @@
+"""The simulated venue of a backtest: it knows the whole tape, so it finds an order's fill when
+the order is sent.
+
+The fill is the one `SimulatedVenue` gives when it is handed the trades as they happen: the
+order fills, whole, at the first trade of its symbol at or after its arrival (`ts_init` plus
+the venue latency), with the same slippage, commission and borrow fee. Knowing it early lets
+the runner treat the fill as an event on its own clock, like a timer: the engine is told of
+it, and the market is folded up to it, when that trade is reached; no strategy learns
+anything sooner. Orders filling at the same time are told in the order they were sent.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.brokers.sim_venue import VenueBook
+from engine.kernels.venue_nb import first_trade_nb, last_of_slot_nb
+from engine.orders import Fill, OrderIntent
+
+NEVER = 2**63 - 1  # `next_fill_ns` when no fill is due
+
+
+@dataclass(slots=True)
+class TapeVenue(VenueBook):
+    """Fills orders against a time-sorted tape (`ts`, `slot`, `price` arrays; `slot_of` maps
+    a symbol to its slot)."""
+
+    ts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    slot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    price: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    slot_of: dict[str, int] = field(default_factory=dict)
+    next_fill_ns: int = NEVER  # time of the next fill (NEVER: none due)
+    unfilled: list[OrderIntent] = field(default_factory=list)  # no trade after their arrival
+    _due: list[tuple[int, int, int, OrderIntent]] = field(
+        default_factory=list
+    )  # (ts, seq, k, intent)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
+    _last_of_slot: np.ndarray | None = None
+
+    def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
+        """Accept the order and find its fill; False (and a recorded rejection) if it cannot
+        be accepted."""
+        if not self._accept(intent, position):
+            return False
+        if self._last_of_slot is None:
+            self._last_of_slot = last_of_slot_nb(self.slot, len(self.slot_of))
+        k = first_trade_nb(
+            self.ts, self.slot, self.slot_of.get(intent.symbol, -1),
+            intent.ts_init + self.settings.latency_ns, self._last_of_slot,
+        )  # fmt: skip
+        if k < 0:
+            self.unfilled.append(intent)
+            return True
+        t = self.ts.item(k)
+        heapq.heappush(self._due, (t, next(self._seq), k, intent))
+        if t < self.next_fill_ns:
+            self.next_fill_ns = t
+        return True
+
+    def pop_fill(self) -> Fill:
+        """The next fill due (at `next_fill_ns`), booked: call it when the replay reaches it."""
+        due = self._due
+        _, _, k, intent = heapq.heappop(due)
+        self.next_fill_ns = due[0][0] if due else NEVER
+        return self._fill(intent, self.price.item(k), self.ts.item(k))
+
+    @property
+    def pending(self) -> list[OrderIntent]:
+        """Orders accepted and not filled yet (those due, in fill order, then those that never
+        fill)."""
+        return [intent for *_, intent in sorted(self._due)] + self.unfilled
