@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from backtests.data import TradeTape, load_market, load_news, load_tape, trade_tape
@@ -51,6 +52,14 @@ def test_frame_and_tape_replay_the_same(synth: tuple[Path, Path], scorer: Scorer
     assert len(a.fills) > 0
 
 
+def _no_news() -> pl.DataFrame:
+    return pl.DataFrame(
+        {"id": [], "headline": [], "summary": [], "symbols": [], "source": [], "ts_event": []},
+        schema={"id": pl.String, "headline": pl.String, "summary": pl.String,
+                "symbols": pl.List(pl.String), "source": pl.String, "ts_event": pl.Int64},
+    )  # fmt: skip
+
+
 class _Recorder(Strategy):
     """Buys A at 5 and B at 30 (on timers); sends a follow-up on its first fill; records when
     it hears of each fill and the last trade it could see then."""
@@ -76,13 +85,6 @@ class _Recorder(Strategy):
 def test_fills_reach_strategies_at_their_time_and_one_sent_on_a_fill_comes_first(
     scorer: Scorer,
 ) -> None:
-    import polars as pl
-
-    empty = pl.DataFrame(
-        {"id": [], "headline": [], "summary": [], "symbols": [], "source": [], "ts_event": []},
-        schema={"id": pl.String, "headline": pl.String, "summary": pl.String,
-                "symbols": pl.List(pl.String), "source": pl.String, "ts_event": pl.Int64},
-    )  # fmt: skip
     tape = TradeTape(
         ts=np.array([0, 10, 10, 20, 30, 40, 40, 50], np.int64),
         slot=np.array([0, 0, 1, 0, 0, 1, 0, 1], np.int32),
@@ -90,11 +92,44 @@ def test_fills_reach_strategies_at_their_time_and_one_sent_on_a_fill_comes_first
         symbols=["A", "B"],
     )
     spy = _Recorder(StrategyConfig(strategy_id="s"))
-    result = run_backtest(empty, tape, [spy], scorer, venue=VenueSettings(latency_ns=5))
+    result = run_backtest(_no_news(), tape, [spy], scorer, venue=VenueSettings(latency_ns=5))
     # A fills at 10 (sent at 5), the follow-up (sent at 10) at 20, B (sent at 30) at 40; each
     # heard at its time, having seen the trades up to it (those at the same time included)
     assert spy.heard == [(10, 10, 10), (20, 20, 20), (40, 40, 40)]
     assert [f.price for f in result.fills] == [10.5 * 1.0002, 11.0 * 1.0002, 21.0 * 1.0002]
+
+
+class _TimerOnFill(Strategy):
+    """Buys A at 5; on the fill sets a timer 1 ns later and records what it sees then."""
+
+    def __init__(self, config: StrategyConfig) -> None:
+        super().__init__(config)
+        self.seen: list[tuple[str, int, int]] = []
+
+    def on_start(self) -> None:
+        self.ctx.set_timer("buy", 5)
+
+    def on_fill(self, fill: Fill) -> None:
+        self.ctx.set_timer("after-fill", fill.ts_event + 1)
+
+    def on_timer(self, name: str, ts_ns: int) -> None:
+        if name == "buy":
+            self.ctx.submit("n", "A", 1, "entry")
+        seen = int(self.ctx.market.last_ts.max())  # type: ignore[attr-defined]
+        self.seen.append((name, self.ctx.clock.now_ns(), seen))
+
+
+def test_a_timer_set_on_a_fill_sees_no_trade_after_its_time(scorer: Scorer) -> None:
+    """The timer falls between trades of one batch (no headline or timer cut it before)."""
+    tape = TradeTape(
+        ts=np.array([0, 10, 20, 30, 40], np.int64),
+        slot=np.array([0, 0, 0, 0, 0], np.int32),
+        price=np.array([10.0, 10.5, 11.0, 11.5, 12.0]),
+        symbols=["A"],
+    )
+    spy = _TimerOnFill(StrategyConfig(strategy_id="s"))
+    run_backtest(_no_news(), tape, [spy], scorer, venue=VenueSettings(latency_ns=1))
+    assert spy.seen == [("buy", 5, 0), ("after-fill", 11, 10)]
 
 
 def test_headlines_scored_up_front_are_the_shocks_scored_on_receipt(scorer: Scorer) -> None:
@@ -121,7 +156,6 @@ def test_headlines_scored_up_front_are_the_shocks_scored_on_receipt(scorer: Scor
 
 
 def test_a_tape_from_a_file_in_symbol_order_with_ties_in_time(tmp_path: Path) -> None:
-    import polars as pl
 
     frame = pl.DataFrame(
         {
