@@ -156,7 +156,6 @@ def test_headlines_scored_up_front_are_the_shocks_scored_on_receipt(scorer: Scor
 
 
 def test_a_tape_from_a_file_in_symbol_order_with_ties_in_time(tmp_path: Path) -> None:
-
     frame = pl.DataFrame(
         {
             "ts": [5, 5, 9, 1, 5, 5, 2, 7],
