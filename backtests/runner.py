@@ -199,7 +199,7 @@ def _run(
             if fill_ns < limit:
                 # a fill comes first: the market is folded past the trades at or before it
                 # (grid points on the way are taken as ever: the batch's limit is unchanged)
-                cut = search_nb(t_ts, k, j_news, fill_ns, True)
+                cut = tape_venue.next_fill_cut
                 if cut > k:
                     fold(t_slot, t_ts, t_px, k, cut)
                     k = cut
@@ -264,15 +264,15 @@ def _equity_table(
         marks, np.full(len(sids), cash), len(market.symbols),
     )  # fmt: skip
     now = engine.clock.now_ns()
-    frame = pl.DataFrame(
+    last = np.array([_equity(engine, market, sid) for sid in sids], np.float64)
+    return pl.DataFrame(
         {
-            "ts": np.repeat(marks, len(sids)).tolist() + [now] * len(sids),
-            "strategy_id": sids * len(marks) + sids,
-            "equity": values.ravel().tolist() + [_equity(engine, market, sid) for sid in sids],
+            "ts": np.append(np.repeat(marks, len(sids)), np.full(len(sids), now, np.int64)),
+            "strategy_id": pl.Series(sids * (len(marks) + 1), dtype=pl.String),
+            "equity": np.append(values.ravel(), last),
         },
         schema={"ts": pl.Int64, "strategy_id": pl.String, "equity": pl.Float64},
     )
-    return frame
 
 
 def _equity(engine: Engine, market: MarketState, strategy_id: str) -> float:

@@ -34,10 +34,10 @@ class TapeVenue(VenueBook):
     price: np.ndarray = field(default_factory=lambda: np.zeros(0))
     slot_of: dict[str, int] = field(default_factory=dict)
     next_fill_ns: int = NEVER  # time of the next fill (NEVER: none due)
+    next_fill_cut: int = 0  # index past the trades at or before that time
     unfilled: list[OrderIntent] = field(default_factory=list)  # no trade after their arrival
-    _due: list[tuple[int, int, int, OrderIntent]] = field(
-        default_factory=list
-    )  # (ts, seq, k, intent)
+    # fills due: (time, sequence, trade index, index past the trades at that time, order)
+    _due: list[tuple[int, int, int, int, OrderIntent]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
     _last_of_slot: np.ndarray | None = None
 
@@ -55,17 +55,23 @@ class TapeVenue(VenueBook):
         if k < 0:
             self.unfilled.append(intent)
             return True
-        t = self.ts.item(k)
-        heapq.heappush(self._due, (t, next(self._seq), k, intent))
+        ts, t = self.ts, self.ts.item(k)
+        cut = k + 1  # past the trades at the fill's time (seldom more than the fill's own)
+        while cut < ts.shape[0] and ts.item(cut) == t:
+            cut += 1
+        heapq.heappush(self._due, (t, next(self._seq), k, cut, intent))
         if t < self.next_fill_ns:
-            self.next_fill_ns = t
+            self.next_fill_ns, self.next_fill_cut = t, cut
         return True
 
     def pop_fill(self) -> Fill:
         """The next fill due (at `next_fill_ns`), booked: call it when the replay reaches it."""
         due = self._due
-        _, _, k, intent = heapq.heappop(due)
-        self.next_fill_ns = due[0][0] if due else NEVER
+        _, _, k, _, intent = heapq.heappop(due)
+        if due:
+            self.next_fill_ns, self.next_fill_cut = due[0][0], due[0][3]
+        else:
+            self.next_fill_ns = NEVER
         return self._fill(intent, self.price.item(k), self.ts.item(k))
 
     @property

@@ -52,6 +52,7 @@ def test_fills_equal_the_streaming_venue_s_in_order_with_costs(
         got: list[Fill] = []
         while tape.next_fill_ns < 30 * (n + 1):
             assert tape.next_fill_ns >= 30 * n  # never a fill due before the step's trades
+            assert tape.next_fill_cut == np.searchsorted(ts, tape.next_fill_ns, side="right")
             got.append(tape.pop_fill())
         assert got == want
     assert [i for _, i in streaming.pending] == tape.pending
