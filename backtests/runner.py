@@ -21,7 +21,7 @@ from backtests.tape_venue import TapeVenue
 from engine.brokers.sim_venue import VenueSettings
 from engine.clock import SimClock
 from engine.kernels.ledger_nb import equity_at_nb
-from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE, G_PENDING, search_nb
+from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE, G_PENDING
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -185,7 +185,8 @@ def _run(
     assert grid is not None
     g = grid.item  # a grid entry as a Python int
     next_timer, advance, now = clock.next_timer_ns, clock.advance_to, clock.now_ns
-    fold, on_fill, pop_fill = market.fold, engine.on_fill, tape_venue.pop_fill
+    fold, fold_to = market.fold, market.fold_to
+    on_fill, pop_fill = engine.on_fill, tape_venue.pop_fill
     for i_news in range(len(items) + 1):
         if i_news < len(items):
             boundary_news, j_news = items[i_news].ts_init, news_cut[i_news]
@@ -194,11 +195,11 @@ def _run(
         while True:
             timer = next_timer()
             limit = boundary_news if timer is None or timer >= boundary_news else timer
-            grid[G_LIMIT] = limit
             fill_ns = tape_venue.next_fill_ns
             if fill_ns < limit:
                 # a fill comes first: the market is folded past the trades at or before it
                 # (grid points on the way are taken as ever: the batch's limit is unchanged)
+                grid[G_LIMIT] = limit
                 cut = tape_venue.next_fill_cut
                 if cut > k:
                     fold(t_slot, t_ts, t_px, k, cut)
@@ -206,19 +207,15 @@ def _run(
                 advance(max(now(), fill_ns))
                 on_fill(pop_fill())
                 continue
-            # side="left": the trades before the limit (all those before k are)
-            j = j_news if limit == boundary_news else search_nb(t_ts, k, j_news, limit, False)
-            if j > k:
-                fold(t_slot, t_ts, t_px, k, j)
-                k = j
-            # grid points before the limit, then (after the timers due then) at it; only the
-            # runner moves the grid, so timers leave the next grid point where it was
-            next_point = min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE))
-            if next_point < limit or g(G_PENDING) >= 0:
-                market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=False)
-                next_point = min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE))
+            # the trades before the limit, and the grid points before it (past the last trade,
+            # every one up to the limit); only the runner moves the grid, so the timers due at
+            # the limit leave the next grid point where it was: at the limit, it is taken after
+            # them
+            k = fold_to(t_slot, t_ts, t_px, k, j_news, limit)
+            if k >= n and (min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE)) < limit or g(G_PENDING) >= 0):
+                market.grid_until(end, False, end, at_limit=False)
             advance(max(now(), limit))  # fires timers due by now
-            if next_point == limit:
+            if min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE)) == limit:
                 market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=True)
             if limit >= boundary_news:
                 break

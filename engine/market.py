@@ -31,9 +31,11 @@ from engine.kernels.market_nb import (
     S_VAR_SEC,
     fold_grid_nb,
     fold_span_nb,
+    fold_to_nb,
     fold_trades_nb,
     grid_until_nb,
     sample_betas_nb,
+    search_nb,
 )
 
 SECONDS_PER_SESSION = 6.5 * 3600
@@ -70,7 +72,8 @@ class MarketState:
         self.halflife_ns = vol_halflife_s * 1e9
         self.beta_alpha = beta_alpha
         self._params = np.array([self.halflife_ns, beta_alpha])
-        self.skipped = 0
+        self._skipped_count = 0  # trades skipped (see `skipped`), but for `fold_to`'s kernel,
+        self._skipped_nb = np.zeros(1, np.int64)  # which adds them here
         self.grid: np.ndarray | None = None  # set by `start_grid` (backtests)
         self._marks = np.zeros(0, np.int64)
 
@@ -142,12 +145,12 @@ class MarketState:
     def on_trades(self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray) -> None:
         """Fold a batch of trades (slots from `slots_of`, ts in ns, prices)."""
         if self.grid is None:
-            self.skipped += fold_trades_nb(
+            self._skipped_count += fold_trades_nb(
                 slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns
             )
             return
         self._room(ts.shape[0], int(ts[-1]) if ts.shape[0] else 0)
-        self.skipped += fold_grid_nb(
+        self._skipped_count += fold_grid_nb(
             slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns,
             self.prev_price, self.sector, self.n_sectors, self.cov_mkt, self.var_mkt,
             self.cov_sec, self.var_sec, self.beta_alpha, self.grid, self._marks,
@@ -162,9 +165,35 @@ class MarketState:
                 self.n_sectors, self._params, self.grid, self._marks,
             )  # fmt: skip
             if skipped >= 0:
-                self.skipped += skipped
+                self._skipped_count += skipped
                 return
         self.on_trades(slots[lo:hi], ts[lo:hi], price[lo:hi])  # no grid, or marks need room
+
+    def fold_to(
+        self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray, lo: int, hi: int, limit: int
+    ) -> int:
+        """Set the limit (the next engine event), fold the trades of `lo:hi` before it and take
+        the grid points before it when a trade follows (past the last trade, `grid_until`
+        takes them); return the index of the first trade not folded. The replay's step from
+        one event to the next, in one kernel call."""
+        assert self.grid is not None, "fold_to needs the grid (start_grid)"
+        j = fold_to_nb(
+            slots, ts, price, lo, hi, limit, self._state, self.last_ts, self.var_mkt,
+            self.sector, self.n_sectors, self._params, self.grid, self._marks, self._skipped_nb,
+        )  # fmt: skip
+        if j >= 0:
+            return int(j)
+        j = search_nb(ts, lo, hi, limit, False)  # marks need room: the same in steps
+        self.set_limit(limit)
+        self.on_trades(slots[lo:j], ts[lo:j], price[lo:j])
+        if j < ts.shape[0]:
+            self.grid_until(int(ts[j]), True, int(ts[j]), at_limit=False)
+        return int(j)
+
+    @property
+    def skipped(self) -> int:
+        """Trades left out of the state so far: untracked symbols, bad prices, out of order."""
+        return self._skipped_count + int(self._skipped_nb[0])
 
     def sample(self) -> None:
         """Take a return sample on the common clock (call it every fixed interval)."""

@@ -334,3 +334,46 @@ def search_nb(ts: np.ndarray, lo: int, hi: int, t: int, right: bool) -> int:
         else:
             hi = mid
     return lo
+
+
+@njit(cache=True)
+def fold_to_nb(
+    slots: np.ndarray,
+    ts: np.ndarray,
+    price: np.ndarray,
+    lo: int,
+    hi: int,
+    limit: int,
+    state: np.ndarray,
+    last_ts: np.ndarray,
+    var_mkt: np.ndarray,
+    sector: np.ndarray,
+    n_sectors: int,
+    params: np.ndarray,
+    grid: np.ndarray,
+    marks: np.ndarray,
+    skipped: np.ndarray,
+) -> int:
+    """Up to the next engine event at `limit`, in one call: set the grid's limit, fold the
+    trades of `lo:hi` before it (`fold_span_nb`), then, if a trade follows, take the grid points
+    before the limit (`grid_until_nb` with that trade). Adds the trades skipped to
+    `skipped[0]`; returns the index of the first trade not folded, or -1 (nothing done) when
+    `marks` lacks room for 2 * trades + 8 more. Past the last trade the caller takes the grid
+    points (`grid_until_nb` without a next trade: quiet stretches are not skipped there).
+    """
+    grid[G_LIMIT] = limit
+    j = search_nb(ts, lo, hi, limit, False)
+    if marks.shape[0] - grid[G_N_MARKS] < 2 * (j - lo) + 8:
+        return -1
+    if j > lo:
+        skipped[0] += fold_grid_nb(
+            slots[lo:j], ts[lo:j], price[lo:j], state[S_LAST_PRICE], last_ts,
+            state[S_VAR_RATE], params[0], state[S_PREV_PRICE], sector, n_sectors,
+            state[S_COV_MKT], var_mkt, state[S_COV_SEC], state[S_VAR_SEC], params[1], grid, marks,
+        )  # fmt: skip
+    if j < ts.shape[0]:
+        _boundaries_before_nb(
+            ts[j], ts[j], True, grid, marks, state[S_LAST_PRICE], state[S_PREV_PRICE], sector,
+            n_sectors, state[S_COV_MKT], var_mkt, state[S_COV_SEC], state[S_VAR_SEC], params[1],
+        )  # fmt: skip
+    return j

@@ -51,10 +51,13 @@ def _drive(
     step_sample: int,
     *,
     span: bool = False,
+    to: bool = False,
     marks_room: int | None = None,
 ) -> MarketState:
     """Fold trades with the grid on, as `run_backtest` drives it (fills cut batches at `cuts`);
-    with `span`, through `MarketState.fold` (the span kernel) instead of `on_trades` on slices."""
+    with `span`, through `MarketState.fold` (the span kernel) instead of `on_trades` on slices;
+    with `to` as well, the last piece before each event through `MarketState.fold_to`, as the
+    runner does."""
     start = 0
     state = MarketState(list("ABCD"), SECTORS, beta_alpha=0.1)
     state.start_grid(start, step_mark, step_sample)
@@ -67,11 +70,15 @@ def _drive(
         state.set_limit(limit)
         j = int(np.searchsorted(ts, limit, side="left"))
         pieces = sorted({k, j, *(c for c in cuts if k < c < j)})
+        if to:  # pieces up to the last fill, then one call up to the event
+            pieces = [p for p in pieces if p < j] or [k]
         for a, b in itertools.pairwise(pieces):
-            if span:
+            if span or to:
                 state.fold(slots, ts, px, a, b)
             else:
                 state.on_trades(slots[a:b], ts[a:b], px[a:b])
+        if to:
+            assert state.fold_to(slots, ts, px, pieces[-1], n, limit) == j
         k = j
         nxt = int(ts[k]) if k < n else end
         state.grid_until(nxt, k < n, end, at_limit=False)
@@ -82,21 +89,22 @@ def _drive(
 
 
 @given(replays(), st.sampled_from([None, 1, 4]))
-def test_span_fold_gives_exactly_the_state_of_folding_slices(
+def test_span_and_step_folds_give_exactly_the_state_of_folding_slices(
     case: tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int], int, int],
     marks_room: int | None,
 ) -> None:
     ts, slots, px, events, cuts, step_mark, step_sample = case
     sliced = _drive(ts, slots, px, events, cuts, step_mark, step_sample, marks_room=marks_room)
-    spans = _drive(
-        ts, slots, px, events, cuts, step_mark, step_sample, span=True, marks_room=marks_room
-    )  # fmt: skip
-    assert spans.mark_times.tolist() == sliced.mark_times.tolist()
-    assert spans.skipped == sliced.skipped
-    np.testing.assert_array_equal(spans.last_ts, sliced.last_ts)
-    for name in ("last_price", "var_rate", "prev_price", "cov_mkt", "var_mkt", "cov_sec"):
-        np.testing.assert_array_equal(getattr(spans, name), getattr(sliced, name))
-    np.testing.assert_array_equal(spans.var_sec, sliced.var_sec)
+    for mode in ({"span": True}, {"to": True}):
+        spans = _drive(
+            ts, slots, px, events, cuts, step_mark, step_sample, marks_room=marks_room, **mode
+        )  # fmt: skip
+        assert spans.mark_times.tolist() == sliced.mark_times.tolist()
+        assert spans.skipped == sliced.skipped
+        np.testing.assert_array_equal(spans.last_ts, sliced.last_ts)
+        for name in ("last_price", "var_rate", "prev_price", "cov_mkt", "var_mkt", "cov_sec"):
+            np.testing.assert_array_equal(getattr(spans, name), getattr(sliced, name))
+        np.testing.assert_array_equal(spans.var_sec, sliced.var_sec)
 
 
 @given(replays())
