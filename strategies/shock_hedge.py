@@ -74,20 +74,28 @@ class ShockHedge(Strategy):
         raw = {leg.symbol: leg.score / max(daily_vol(leg.symbol), min_vol) for leg in legs}
         if not raw:
             return {}
-        beta_of = market.beta
-        if cfg.beta == "sector":  # beta to the symbol's sector peers, where the market has it
-            beta_of = getattr(market, "sector_beta", market.beta)
-        betas = {s: beta_of(s) for s in raw}
-        exposure = sum(w * betas[s] for s, w in raw.items())
+        # betas only where a hedge uses them: a lone leg hedged with the legs (most shocks)
+        # or hedge="none" never asks the market for one
         if cfg.hedge == "legs" and len(raw) > 1:
+            betas, exposure = self.exposure(raw)
             b2 = sum(b * b for b in betas.values())
             raw = {s: w - betas[s] * exposure / b2 for s, w in raw.items()}
         elif cfg.hedge == "index" and market.price(cfg.hedge_symbol) > 0:
+            _, exposure = self.exposure(raw)
             raw[cfg.hedge_symbol] = raw.get(cfg.hedge_symbol, 0.0) - exposure
-        gross = sum(abs(w) for w in raw.values())
+        gross = sum(map(abs, raw.values()))
         if gross <= 0:
             return {}
         return {s: w * cfg.gross_notional / gross for s, w in raw.items()}
+
+    def exposure(self, raw: dict[str, float]) -> tuple[dict[str, float], float]:
+        """Each leg's beta and the net beta exposure of weights `raw` (symbol -> weight)."""
+        market = self.ctx.market
+        beta_of = market.beta
+        if self.config.beta == "sector":  # beta to the sector peers, where the market has it
+            beta_of = getattr(market, "sector_beta", market.beta)
+        betas = {s: beta_of(s) for s in raw}
+        return betas, sum(w * betas[s] for s, w in raw.items())
 
     def on_shock(self, shock: Shock) -> None:
         if shock.news_id in self.baskets:
