@@ -57,12 +57,15 @@ class ShockHedge(Strategy):
         self._orders: dict[str, tuple[str, str]] = {}  # client order id -> (news id, leg)
         self._checking = False
         self._open: dict[str, _Basket] = {}  # baskets not yet closing
+        # the timers' periods in ns, converted once (the config is frozen)
+        self._hold_ns = int(self.config.hold_seconds * 1e9)
+        self._check_ns = int(self.config.check_seconds * 1e9)
 
     def _schedule_check(self, now_ns: int) -> None:
         """Keep a stop/take-profit check timer running while any basket is open."""
         if not self._checking:
             self._checking = True
-            self.ctx.set_timer("check", now_ns + int(self.config.check_seconds * 1e9))
+            self.ctx.set_timer("check", now_ns + self._check_ns)
 
     def weights(self, shock: Shock) -> dict[str, float]:
         """Target notional per symbol for a shock (empty when nothing clears the threshold)."""
@@ -74,20 +77,28 @@ class ShockHedge(Strategy):
         raw = {leg.symbol: leg.score / max(daily_vol(leg.symbol), min_vol) for leg in legs}
         if not raw:
             return {}
-        beta_of = market.beta
-        if cfg.beta == "sector":  # beta to the symbol's sector peers, where the market has it
-            beta_of = getattr(market, "sector_beta", market.beta)
-        betas = {s: beta_of(s) for s in raw}
-        exposure = sum(w * betas[s] for s, w in raw.items())
+        # betas only where a hedge uses them: a lone leg hedged with the legs (most shocks)
+        # or hedge="none" never asks the market for one
         if cfg.hedge == "legs" and len(raw) > 1:
+            betas, exposure = self.exposure(raw)
             b2 = sum(b * b for b in betas.values())
             raw = {s: w - betas[s] * exposure / b2 for s, w in raw.items()}
         elif cfg.hedge == "index" and market.price(cfg.hedge_symbol) > 0:
+            _, exposure = self.exposure(raw)
             raw[cfg.hedge_symbol] = raw.get(cfg.hedge_symbol, 0.0) - exposure
-        gross = sum(abs(w) for w in raw.values())
+        gross = sum(map(abs, raw.values()))
         if gross <= 0:
             return {}
         return {s: w * cfg.gross_notional / gross for s, w in raw.items()}
+
+    def exposure(self, raw: dict[str, float]) -> tuple[dict[str, float], float]:
+        """Each leg's beta and the net beta exposure of weights `raw` (symbol -> weight)."""
+        market = self.ctx.market
+        beta_of = market.beta
+        if self.config.beta == "sector":  # beta to the sector peers, where the market has it
+            beta_of = getattr(market, "sector_beta", market.beta)
+        betas = {s: beta_of(s) for s in raw}
+        return betas, sum(w * betas[s] for s, w in raw.items())
 
     def on_shock(self, shock: Shock) -> None:
         if shock.news_id in self.baskets:
@@ -107,8 +118,9 @@ class ShockHedge(Strategy):
             orders[intent.client_order_id] = (news_id, "entry")
         self.baskets[news_id] = basket
         self._open[news_id] = basket
-        self._schedule_check(ctx.clock.now_ns())
-        ctx.set_timer(f"exit:{news_id}", ctx.clock.now_ns() + int(self.config.hold_seconds * 1e9))
+        self._schedule_check(now)
+        # due a holding time after the basket opened, as `on_load` restores it
+        ctx.set_timer(f"exit:{news_id}", now + self._hold_ns)
 
     def on_fill(self, fill: Fill) -> None:
         news_id, leg = self._orders.get(fill.client_order_id, ("", ""))
@@ -133,13 +145,14 @@ class ShockHedge(Strategy):
         if name == "check":
             self._checking = False
             limit = self.config.gross_notional
+            stop, take = -self.config.stop_loss * limit, self.config.take_profit * limit
             for basket in list(self._open.values()):
                 if not basket.qty:
                     continue
                 pnl = self.basket_pnl(basket)
-                if pnl <= -self.config.stop_loss * limit:
+                if pnl <= stop:
                     self._close(basket.news_id, "stop")
-                elif pnl >= self.config.take_profit * limit:
+                elif pnl >= take:
                     self._close(basket.news_id, "take")
             if self._open:
                 self._schedule_check(ts_ns)
@@ -177,7 +190,7 @@ class ShockHedge(Strategy):
             self.baskets[basket.news_id] = basket
             if not basket.closing:
                 self._open[basket.news_id] = basket
-                due = basket.opened_ns + int(self.config.hold_seconds * 1e9)
+                due = basket.opened_ns + self._hold_ns
                 self.ctx.set_timer(f"exit:{basket.news_id}", max(now, due))
         for cid, (nid, leg) in state.get("orders", {}).items():
             self._orders[cid] = (nid, leg)
@@ -190,10 +203,11 @@ class ShockHedge(Strategy):
             return
         basket.closing = True
         self._open.pop(news_id, None)
+        submit, leg, orders = self.ctx.submit, f"exit-{why}", self._orders
         for symbol, qty in basket.qty.items():
             if qty:
-                intent = self.ctx.submit(news_id, symbol, -qty, f"exit-{why}", reason=why)
-                self._orders[intent.client_order_id] = (news_id, "exit")
+                intent = submit(news_id, symbol, -qty, leg, reason=why)
+                orders[intent.client_order_id] = (news_id, "exit")
 
 
 def _vol(vol: float, floor: float) -> float:
