@@ -82,7 +82,8 @@ class ShockHedge(Strategy):
         if cfg.hedge == "legs" and len(raw) > 1:
             betas, exposure = self.exposure(raw)
             b2 = sum(b * b for b in betas.values())
-            raw = {s: w - betas[s] * exposure / b2 for s, w in raw.items()}
+            if b2 > 0:  # legs with no beta at all carry no market exposure to hedge
+                raw = {s: w - betas[s] * exposure / b2 for s, w in raw.items()}
         elif cfg.hedge == "index" and market.price(cfg.hedge_symbol) > 0:
             _, exposure = self.exposure(raw)
             raw[cfg.hedge_symbol] = raw.get(cfg.hedge_symbol, 0.0) - exposure
@@ -208,7 +209,3 @@ class ShockHedge(Strategy):
             if qty:
                 intent = submit(news_id, symbol, -qty, leg, reason=why)
                 orders[intent.client_order_id] = (news_id, "exit")
-
-
-def _vol(vol: float, floor: float) -> float:
-    return vol if vol == vol and vol > floor else floor  # NaN or tiny → the floor
