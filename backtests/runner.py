@@ -1,8 +1,10 @@
 """The event-driven backtest: replay news and trades through the engine on a simulated clock.
 
 Headlines are released at `ts_init` = publication + receipt latency, never earlier; trades reach
-the engine in batches that end before the next event (a headline or a timer), so a strategy sees
-only prices of trades that happened before its decision. The same `Engine` and strategies run
+the engine in batches that end before the next event (a headline, a timer or a fill), so a
+strategy sees only prices of trades that happened before its decision (for a fill: up to and
+including the fill's trade). The venue (`backtests.tape_venue`) finds each order's fill when it
+is sent; the fill is an event on the clock like the others. The same `Engine` and strategies run
 live.
 """
 
@@ -120,9 +122,10 @@ def run_backtest(
     """Replay `news` (from `load_news`) and `trades` (`ts, symbol, price, size`, or a
     `TradeTape`) through strategies.
 
-    The engine sees events in time order: trades in batches up to the next headline or timer,
-    fills at their own time, timers, then headlines. Beta samples and equity marks fall on fixed
-    grids inside batches (kernels), never cutting them.
+    The engine sees events in time order: trades in batches up to the next event, then the
+    event; at one time, timers, then a headline, then fills (in the order their orders were
+    sent). Beta samples and equity marks fall on fixed grids inside batches (kernels), never
+    cutting them.
     """
     # The replay allocates hundreds of thousands of long-lived objects (shocks, intents, fills,
     # baskets) and no reference cycles of note; the cyclic collector would traverse them all
