@@ -308,6 +308,38 @@ class Scorer:
             for role, via in zip(roles, vias, strict=True)
         ]
 
+    def _batch_events(
+        self, ptr: list[int], ids: np.ndarray, confs: np.ndarray
+    ) -> tuple[list[EventHit], list[int]]:
+        """`_events` of every row at once (row i's entries are `ptr[i]:ptr[i + 1]`): the hits
+        one after another, and where each row's start. The same hits in the same order: per
+        row and event type the strongest entry (the first of equals), in the order the types
+        first appear; entries with no strength (0 or NaN) left out."""
+        c, n = self.compiled, len(ptr) - 1
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(ptr))
+        strength = np.abs(confs)
+        kept = np.flatnonzero(strength > 0)
+        key = rows[kept] * (len(c.event_ids) + 1) + ids[kept]
+        # by type within a row: the strongest (first of equals) and where the type first came
+        strongest = kept[np.lexsort((kept, -strength[kept], key))]
+        first = kept[np.lexsort((kept, key))]
+        sorted_key = np.sort(key, kind="stable")
+        group = np.ones(sorted_key.shape[0], bool)
+        group[1:] = sorted_key[1:] != sorted_key[:-1]
+        chosen = strongest[group][np.argsort(first[group], kind="stable")]
+        e = ids[chosen]
+        hits = list(
+            map(
+                EventHit,
+                np.array(c.event_ids, dtype=object)[e].tolist(),
+                np.array(c.event_labels, dtype=object)[e].tolist(),
+                confs[chosen].tolist(),
+            )
+        )
+        hit_ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(rows[chosen], minlength=n), out=hit_ptr[1:])
+        return hits, hit_ptr.tolist()
+
     def _events(self, ids: list[int], confs: list[float]) -> list[EventHit]:
         c = self.compiled
         strongest: dict[int, float] = {}  # one entry per event type, its strongest occurrence
@@ -424,7 +456,7 @@ class Scorer:
         ev_ptr, (ev_id, ev_conf) = _compact(
             out.n_events[:n], MAX_EVENTS_OUT, out.ev_id, out.ev_conf
         )
-        ev_ids, ev_confs, events = ev_id.tolist(), ev_conf.tolist(), self._events
+        events, hit_ptr = self._batch_events(ev_ptr, ev_id, ev_conf)
         sj_ptr, (sj_company,) = _compact(out.n_subjects[:n], MAX_SUBJECTS_OUT, out.sj_company)
         subjects = self._symbols_on(sj_company, days[np.repeat(np.arange(n), np.diff(sj_ptr))])
         cut_note = f"headline cut to {self.settings.max_chars} characters"
@@ -432,13 +464,13 @@ class Scorer:
             Shock(
                 news_id=item.id, ts_event=item.ts_event, ts_init=item.ts_init, headline=text,
                 subjects=subjects[s0:s1],
-                events=events(ev_ids[e0:e1], ev_confs[e0:e1]) if e1 > e0 else [],
+                events=events[e0:e1],
                 legs=legs[l0:l1], confidence=conf, novelty=nov, truncated=cut,
                 notes=[cut_note] if cut else [],
             )
             for item, text, cut, conf, nov, l0, l1, e0, e1, s0, s1 in zip(
                 batch.items, batch.texts, batch.truncated, confidence, novelty,
-                leg_ptr[:-1], leg_ptr[1:], ev_ptr[:-1], ev_ptr[1:], sj_ptr[:-1], sj_ptr[1:],
+                leg_ptr[:-1], leg_ptr[1:], hit_ptr[:-1], hit_ptr[1:], sj_ptr[:-1], sj_ptr[1:],
                 strict=True,
             )
         ]  # fmt: skip

@@ -1,7 +1,12 @@
 """Shocks of a batch, built in one go, are the shocks built one headline at a time."""
 
+import math
+
 import msgspec
+import numpy as np
 import orjson
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.news import NewsItem, news_from_mapping
 from engine.scoring import Scorer
@@ -65,3 +70,27 @@ def test_symbols_on_many_pairs_equal_one_at_a_time_before_1970_too(scorer: Score
     expected = [scorer._symbol_on(int(c), int(d)) for c, d in zip(companies, days, strict=True)]
     assert scorer._symbols_on(companies, days) == expected
     assert scorer._symbols_on(companies[:0], days[:0]) == []
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 4), st.sampled_from([0.0, 0.5, -0.5, 0.9, -0.2, math.nan])),
+            max_size=5,
+        ),
+        max_size=8,
+    )
+)
+def test_events_of_a_batch_equal_each_row_s(
+    scorer: Scorer, rows: list[list[tuple[int, float]]]
+) -> None:
+    """Repeated types (the strongest, the first of equals), 0 and NaN strengths, empty rows."""
+    ptr = [0]
+    for row in rows:
+        ptr.append(ptr[-1] + len(row))
+    ids = np.array([e for row in rows for e, _ in row], np.int32)
+    confs = np.array([w for row in rows for _, w in row], np.float64)
+    hits, hit_ptr = scorer._batch_events(ptr, ids, confs)
+    for i, row in enumerate(rows):
+        want = scorer._events([e for e, _ in row], [w for _, w in row])
+        assert hits[hit_ptr[i] : hit_ptr[i + 1]] == want
