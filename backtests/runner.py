@@ -23,7 +23,7 @@ from backtests.tape_venue import TapeVenue
 from engine.brokers.sim_venue import VenueSettings
 from engine.clock import SimClock
 from engine.kernels.ledger_nb import equity_at_nb
-from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE, G_PENDING
+from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -215,7 +215,7 @@ def _run(
             # the limit leave the next grid point where it was: at the limit, it is taken after
             # them
             k = fold_to(t_slot, t_ts, t_px, k, j_news, limit)
-            if k >= n and (min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE)) < limit or g(G_PENDING) >= 0):
+            if k >= n:
                 market.grid_until(end, False, end, at_limit=False)
             advance(max(now(), limit))  # fires timers due by now
             if min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE)) == limit:

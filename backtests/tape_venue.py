@@ -39,15 +39,16 @@ class TapeVenue(VenueBook):
     # fills due: (time, sequence, trade index, index past the trades at that time, order)
     _due: list[tuple[int, int, int, int, OrderIntent]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
-    _last_of_slot: np.ndarray | None = None
+    _last_of_slot: np.ndarray = field(init=False)  # each slot's last trade on the tape
+
+    def __post_init__(self) -> None:
+        self._last_of_slot = last_of_slot_nb(self.slot, len(self.slot_of))
 
     def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
         """Accept the order and find its fill; False (and a recorded rejection) if it cannot
         be accepted."""
         if not self._accept(intent, position):
             return False
-        if self._last_of_slot is None:
-            self._last_of_slot = last_of_slot_nb(self.slot, len(self.slot_of))
         k = first_trade_nb(
             self.ts, self.slot, self.slot_of.get(intent.symbol, -1),
             intent.ts_init + self.settings.latency_ns, self._last_of_slot,

@@ -363,14 +363,12 @@ def fold_to_nb(
     """
     grid[G_LIMIT] = limit
     j = search_nb(ts, lo, hi, limit, False)
-    if marks.shape[0] - grid[G_N_MARKS] < 2 * (j - lo) + 8:
+    skipped_now = fold_span_nb(
+        slots, ts, price, lo, j, state, last_ts, var_mkt, sector, n_sectors, params, grid, marks
+    )
+    if skipped_now < 0:
         return -1
-    if j > lo:
-        skipped[0] += fold_grid_nb(
-            slots[lo:j], ts[lo:j], price[lo:j], state[S_LAST_PRICE], last_ts,
-            state[S_VAR_RATE], params[0], state[S_PREV_PRICE], sector, n_sectors,
-            state[S_COV_MKT], var_mkt, state[S_COV_SEC], state[S_VAR_SEC], params[1], grid, marks,
-        )  # fmt: skip
+    skipped[0] += skipped_now
     if j < ts.shape[0]:
         _boundaries_before_nb(
             ts[j], ts[j], True, grid, marks, state[S_LAST_PRICE], state[S_PREV_PRICE], sector,

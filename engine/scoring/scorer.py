@@ -322,8 +322,8 @@ class Scorer:
         key = rows[kept] * (len(c.event_ids) + 1) + ids[kept]
         # by type within a row: the strongest (first of equals) and where the type first came
         strongest = kept[np.lexsort((kept, -strength[kept], key))]
-        first = kept[np.lexsort((kept, key))]
-        sorted_key = np.sort(key, kind="stable")
+        by_key = np.lexsort((kept, key))
+        first, sorted_key = kept[by_key], key[by_key]
         group = np.ones(sorted_key.shape[0], bool)
         group[1:] = sorted_key[1:] != sorted_key[:-1]
         chosen = strongest[group][np.argsort(first[group], kind="stable")]
