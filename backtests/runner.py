@@ -24,6 +24,15 @@ from engine.brokers.sim_venue import VenueSettings
 from engine.clock import SimClock
 from engine.kernels.ledger_nb import equity_at_nb
 from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE
+from engine.kernels.watch_nb import (
+    CH_SEQ,
+    M_FIRED_TS,
+    M_NEXT,
+    M_SEQ,
+    M_STATUS,
+    STATUS_CHECK,
+    next_check_nb,
+)
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
@@ -125,7 +134,10 @@ def run_backtest(
     The engine sees events in time order: trades in batches up to the next event, then the
     event; at one time, timers, then a headline, then fills (in the order their orders were
     sent). Beta samples and equity marks fall on fixed grids inside batches (kernels), never
-    cutting them.
+    cutting them. Watch checks (`ctx.watch`) are timers too, but the runner runs them in the
+    fold of the batch (`MarketState.fold_checked`): one that finds every watch in its band
+    calls nothing and leaves the grid as a timer would; at one that does not, the batch ends
+    and the check runs in its place among the timers due then (`SimClock.fire_before`).
     """
     # The replay allocates hundreds of thousands of long-lived objects (shocks, intents, fills,
     # baskets) and no reference cycles of note; the cyclic collector would traverse them all
@@ -174,6 +186,7 @@ def _run(
     engine = Engine(
         cast(Scorer, _Prescored(scorer, items)), market, clock, tape_venue, risk or RiskLimits()
     )
+    engine.drive_checks()
     for strategy in strategies:
         engine.add_strategy(strategy, cash=cash)
     market.start_grid(start, int(equity_every_s * 1e9), int(sample_every_s * 1e9))
@@ -188,8 +201,9 @@ def _run(
     assert grid is not None
     g = grid.item  # a grid entry as a Python int
     next_timer, advance, now = clock.next_timer_ns, clock.advance_to, clock.now_ns
-    fold, fold_to = market.fold, market.fold_to
+    fold, fold_to, fold_checked = market.fold, market.fold_to, market.fold_checked
     on_fill, pop_fill = engine.on_fill, tape_venue.pop_fill
+    watches, meta = engine.watches, engine.watches.meta
     for i_news in range(len(items) + 1):
         if i_news < len(items):
             boundary_news, j_news = items[i_news].ts_init, news_cut[i_news]
@@ -199,7 +213,8 @@ def _run(
             timer = next_timer()
             limit = boundary_news if timer is None or timer >= boundary_news else timer
             fill_ns = tape_venue.next_fill_ns
-            if fill_ns < limit:
+            check_ns = meta.item(M_NEXT)  # the watch checks are the runner's (drive_checks)
+            if fill_ns < limit and fill_ns < check_ns:
                 # a fill comes first: the market is folded past the trades at or before it
                 # (grid points on the way are taken as ever: the batch's limit is unchanged)
                 grid[G_LIMIT] = limit
@@ -210,14 +225,38 @@ def _run(
                 advance(max(now(), fill_ns))
                 on_fill(pop_fill())
                 continue
-            # the trades before the limit, and the grid points before it (past the last trade,
-            # every one up to the limit); only the runner moves the grid, so the timers due at
-            # the limit leave the next grid point where it was: at the limit, it is taken after
-            # them
-            k = fold_to(t_slot, t_ts, t_px, k, j_news, limit)
+            if check_ns < limit:
+                # checks are due before the next event (at or before a fill: those at its
+                # time come first, as timers do): the fold runs those that find every watch
+                # in its band and stops at one that does not, which then runs as a timer
+                filling = fill_ns < limit
+                meta[M_SEQ] = clock.seq
+                k = fold_checked(
+                    t_slot, t_ts, t_px, k, tape_venue.next_fill_cut if filling else j_news,
+                    limit, fill_ns + 1 if filling else limit, not filling, watches,
+                )  # fmt: skip
+                clock.seq = meta.item(M_SEQ)
+                if meta.item(M_STATUS) != STATUS_CHECK:
+                    if filling:
+                        advance(max(now(), fill_ns))
+                        on_fill(pop_fill())
+                        continue
+                else:
+                    limit = meta.item(M_FIRED_TS)
+            else:
+                # the trades before the limit, and the grid points before it (past the last
+                # trade, every one up to the limit)
+                k = fold_to(t_slot, t_ts, t_px, k, j_news, limit)
             if k >= n:
                 market.grid_until(end, False, end, at_limit=False)
-            advance(max(now(), limit))  # fires timers due by now
+            # the timers due by the limit, with the checks due then in their place among them
+            while meta.item(M_NEXT) <= limit:
+                chain = next_check_nb(watches.chains)
+                clock.fire_before(meta.item(M_NEXT), watches.chains.item(CH_SEQ, chain))
+                engine.run_check(chain, now())
+            advance(max(now(), limit))
+            # only the runner moves the grid, so the timers due at the limit leave the next
+            # grid point where it was: at the limit, it is taken after them
             if min(g(G_NEXT_MARK), g(G_NEXT_SAMPLE)) == limit:
                 market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=True)
             if limit >= boundary_news:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import repeat
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,12 +32,17 @@ from engine.kernels.market_nb import (
     S_VAR_SEC,
     fold_grid_nb,
     fold_span_nb,
+    fold_to_checked_nb,
     fold_to_nb,
     fold_trades_nb,
     grid_until_nb,
     sample_betas_nb,
     search_nb,
 )
+from engine.kernels.watch_nb import M_NEED, M_STATUS, STATUS_ROOM
+
+if TYPE_CHECKING:
+    from engine.watches import WatchBook
 
 SECONDS_PER_SESSION = 6.5 * 3600
 
@@ -189,6 +195,29 @@ class MarketState:
         if j < ts.shape[0]:
             self.grid_until(int(ts[j]), True, int(ts[j]), at_limit=False)
         return int(j)
+
+    def fold_checked(
+        self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray, lo: int, hi: int,
+        limit: int, until: int, tail: bool, watches: WatchBook,
+    ) -> int:  # fmt: skip
+        """`fold_to` (with `tail`; `fold` of the trades before `until` without) that runs the
+        watch checks due before `until` on the way and stops at one that finds a watch out of
+        its band (`fold_to_checked_nb`: `watches.meta` says where it stopped). Returns the
+        index of the first trade not folded."""
+        assert self.grid is not None, "fold_checked needs the grid (start_grid)"
+        meta = watches.meta
+        while True:
+            j: int = fold_to_checked_nb(
+                slots, ts, price, lo, hi, limit, until, tail, self._state, self.last_ts,
+                self.var_mkt, self.sector, self.n_sectors, self._params, self.grid,
+                self._marks, self._skipped_nb, watches.chains, watches.wf, watches.wi, meta,
+            )  # fmt: skip
+            if meta.item(M_STATUS) != STATUS_ROOM:
+                return j
+            lo, need = j, int(self.grid[G_N_MARKS]) + meta.item(M_NEED)
+            grown = np.zeros(max(need, 2 * self._marks.shape[0]), np.int64)
+            grown[: self._marks.shape[0]] = self._marks
+            self._marks = grown
 
     @property
     def skipped(self) -> int:

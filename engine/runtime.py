@@ -16,7 +16,7 @@ import heapq
 import itertools
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, Protocol
@@ -25,11 +25,13 @@ import numpy as np
 
 from engine.clock import Clock, SimClock
 from engine.kernels.ledger_nb import gross_nb
+from engine.kernels.watch_nb import CH_EVERY, CH_NEXT, M_NEXT, NEVER, set_next_check_nb
 from engine.market import MarketState
 from engine.news import NewsItem
 from engine.orders import Fill, OrderIntent
 from engine.scoring import Scorer, Shock
 from engine.strategy import Portfolio, Strategy, StrategyContext
+from engine.watches import StrategyWatches, WatchBook
 
 log = logging.getLogger(__name__)
 _add_reduce = np.add.reduce
@@ -76,6 +78,7 @@ StrategyState = Literal["running", "paused", "broken"]
 class _Slot:
     strategy: Strategy
     portfolio: Portfolio
+    watches: StrategyWatches
     failures: int = 0
     paused_until_ns: int = 0
     broken: bool = False
@@ -150,16 +153,19 @@ class Engine:
     _live_timers: list[tuple[int, int, Callable[[int], None]]] = field(default_factory=list)
     _timer_seq: itertools.count[int] = field(default_factory=itertools.count)
     _sim_clock: SimClock | None = field(default=None, init=False, repr=False)
+    watches: WatchBook = field(init=False, repr=False)
+    _checks_driven: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._sim_clock = self.clock if isinstance(self.clock, SimClock) else None
+        self.watches = WatchBook(getattr(self.market, "slot", {}))  # tests may leave it out
 
     def add_strategy(self, strategy: Strategy, cash: float = 0.0) -> None:
         """Register a strategy and bind its context."""
         sid = strategy.config.strategy_id or type(strategy).__name__
         if sid in self._slots:
             raise ValueError(f"a strategy with id {sid!r} is already registered")
-        slot = _Slot(strategy, Portfolio(cash=cash))
+        slot = _Slot(strategy, Portfolio(cash=cash), self.watches.for_strategy(sid))
         self._slots[sid] = slot
         strategy.bind(
             StrategyContext(
@@ -170,6 +176,9 @@ class Engine:
                 portfolio=slot.portfolio,
                 submit_intent=self._on_intent,
                 set_timer=partial(self._set_timer, sid),
+                add_watch=partial(self._watch, slot),
+                remove_watch=slot.watches.unwatch,
+                attach_order=slot.watches.attach,
             )
         )
 
@@ -266,6 +275,7 @@ class Engine:
             return
         slot.portfolio.apply(fill)
         slot.booked(fill.symbol, self.market)
+        slot.watches.book_fill(fill.client_order_id, fill.symbol, fill.qty, fill.price)
         if slot.broken:
             return
         try:  # `_call`, inline
@@ -289,6 +299,76 @@ class Engine:
             slot.strategy.on_timer(name, ts_ns)
         except Exception:  # one strategy's bug must not stop the others
             self._failed(sid, slot, "timer", name)
+
+    def _watch(
+        self, slot: _Slot, key: str, low: float, high: float, every_ns: int,
+        held: Mapping[str, tuple[float, float]] | None,
+    ) -> None:  # fmt: skip
+        """`ctx.watch`: add the watch; start the strategy's chain of checks if none runs."""
+        if every_ns <= 0:
+            raise ValueError(f"watch {key!r}: checks need a period above 0 s")
+        watches = slot.watches
+        watches.watch(key, low, high, held)
+        if self.watches.chains.item(CH_NEXT, watches.chain) == NEVER:
+            self._schedule_check(slot, self.clock.now_ns() + every_ns, every_ns)
+
+    def _schedule_check(self, slot: _Slot, ts_ns: int, every_ns: int) -> None:
+        """Set the strategy's next check: a timer on the clock, or, when a driver runs the
+        checks (`drive_checks`), only in the chain's row, numbered from the clock's sequence."""
+        book, sim, chain = self.watches, self._sim_clock, slot.watches.chain
+        if self._checks_driven:
+            assert sim is not None
+            ts_ns, seq = max(ts_ns, sim.now_ns()), sim.seq
+            sim.seq = seq + 1
+            book.schedule(chain, ts_ns, seq, every_ns)
+            set_next_check_nb(book.chains, book.meta)
+            return
+        fire: Callable[[int], None] = partial(self._check, slot)
+        if sim is not None:
+            seq = sim.seq
+            sim.call_at(ts_ns, fire)
+            ts_ns = max(ts_ns, sim.now_ns())
+        else:
+            seq = next(self._timer_seq)
+            heapq.heappush(self._live_timers, (ts_ns, seq, fire))
+        book.schedule(chain, ts_ns, seq, every_ns)
+
+    def _check(self, slot: _Slot, ts_ns: int) -> None:
+        """A check of the strategy's watches is due: tell it of each out of its band, then
+        schedule the next check while a watch is left."""
+        book, watches = self.watches, slot.watches
+        every_ns = book.chains.item(CH_EVERY, watches.chain)
+        book.chains[CH_NEXT, watches.chain] = NEVER
+        if self._checks_driven:
+            set_next_check_nb(book.chains, book.meta)
+        if slot.broken:
+            return
+        for key, pnl in book.failing(watches.chain, self.market.last_price):
+            if key not in watches.rows:
+                continue  # unwatched by the handler of another watch of this check
+            try:
+                slot.strategy.on_watch(key, pnl, ts_ns)
+            except Exception:  # one strategy's bug must not stop the others
+                self._failed(watches.sid, slot, "watch", key)
+        if watches.live:
+            self._schedule_check(slot, ts_ns + every_ns, every_ns)
+
+    def drive_checks(self) -> None:
+        """Hand the watch checks to a driver (the backtest runner; a simulated clock only,
+        before any watch): they are no longer timers on the clock; the driver runs those
+        that find every watch in its band itself (`market.fold_checked`) and calls
+        `run_check` for the others, in their place among the clock's timers (`fire_before`).
+        `watches.meta[M_NEXT]` says when the next one is due."""
+        if self._sim_clock is None:
+            raise ValueError("only checks on a simulated clock can be driven")
+        if any(w.live for w in self.watches.strategies):
+            raise ValueError("drive_checks comes before any watch")
+        self._checks_driven = True
+        self.watches.meta[M_NEXT] = NEVER
+
+    def run_check(self, chain: int, ts_ns: int) -> None:
+        """The driver's call for a check due now (see `drive_checks`)."""
+        self._check(self._slots[self.watches.strategies[chain].sid], ts_ns)
 
     def next_timer_ns(self) -> int | None:
         """On a live clock, when the next timer is due (None: no timer set)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol
@@ -79,6 +79,10 @@ class Portfolio:
         return self.cash + sum(q * price(s) for s, q in self.positions.items())
 
 
+def _no_watches(*_: Any) -> None:
+    raise RuntimeError("this context has no engine behind it: watches need one")
+
+
 @dataclass(slots=True)
 class StrategyContext:
     """Everything a strategy may use, handed over by the engine."""
@@ -90,11 +94,17 @@ class StrategyContext:
     portfolio: Portfolio
     submit_intent: Callable[[OrderIntent], None]
     set_timer: Callable[[str, int], None]
+    # the engine's watch book: (key, low, high, every_ns, held), (key), (order id, key)
+    add_watch: Callable[..., None] = _no_watches
+    remove_watch: Callable[[str], None] = _no_watches
+    attach_order: Callable[[str, str], None] = _no_watches
 
     def submit(
-        self, news_id: str, symbol: str, qty: float, leg: str, reason: str = ""
-    ) -> OrderIntent:
-        """Ask to trade `qty` shares now; risk checks and the broker take it from there."""
+        self, news_id: str, symbol: str, qty: float, leg: str, reason: str = "",
+        watch: str | None = None,
+    ) -> OrderIntent:  # fmt: skip
+        """Ask to trade `qty` shares now; risk checks and the broker take it from there. With
+        `watch`, the order's fills count toward that watch's PnL (see `watch`)."""
         intent = OrderIntent(
             strategy_id=self.strategy_id,
             news_id=news_id,
@@ -104,8 +114,36 @@ class StrategyContext:
             ts_init=self.clock.now_ns(),
             reason=reason,
         )
+        if watch is not None:
+            self.attach_order(intent.client_order_id, watch)
         self.submit_intent(intent)
         return intent
+
+    def watch(
+        self,
+        key: str,
+        *,
+        low: float,
+        high: float,
+        every_s: float,
+        held: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
+        """Watch the PnL of the orders sent with `submit(..., watch=key)`: shares times the
+        last price minus cost, over the symbols they filled. At each check the engine calls
+        `on_watch(key, pnl, ts_ns)` if the PnL is at or below `low` or at or above `high`
+        (never while nothing has filled, nor while a symbol has no price). Checks run every
+        `every_s` seconds on one chain per strategy: it starts `every_s` after a watch is
+        added while none runs (the period of that call) and ends at a check that finds no
+        watch left. A check is a timer: at equal times it runs in the order timers were set.
+        `held` restores (shares, cost) per symbol after a restart (`on_load`). A check that
+        finds every watch in its band costs the backtest almost nothing (it runs inside the
+        market's fold), unlike a timer that reaches `on_timer`.
+        """
+        self.add_watch(key, low, high, int(every_s * 1e9), held)
+
+    def unwatch(self, key: str) -> None:
+        """Stop watching `key` (its later fills no longer count); unknown keys are ignored."""
+        self.remove_watch(key)
 
 
 class Strategy:
@@ -144,6 +182,11 @@ class Strategy:
 
     def on_timer(self, name: str, ts_ns: int) -> None:
         """Called when a timer set with `ctx.set_timer(name, ts_ns)` fires."""
+
+    def on_watch(self, key: str, pnl: float, ts_ns: int) -> None:
+        """Called at a check when the PnL of watch `key` (`ctx.watch`) left its band; the
+        watch stays until `ctx.unwatch(key)`, so a strategy that does not act on it hears of
+        it again at the next check."""
 
     def on_stop(self) -> None:
         """Called once after the last event."""

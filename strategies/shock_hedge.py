@@ -55,17 +55,21 @@ class ShockHedge(Strategy):
         super().__init__(config)
         self.baskets: dict[str, _Basket] = {}
         self._orders: dict[str, tuple[str, str]] = {}  # client order id -> (news id, leg)
-        self._checking = False
         self._open: dict[str, _Basket] = {}  # baskets not yet closing
-        # the timers' periods in ns, converted once (the config is frozen)
-        self._hold_ns = int(self.config.hold_seconds * 1e9)
-        self._check_ns = int(self.config.check_seconds * 1e9)
+        self._hold_ns = int(self.config.hold_seconds * 1e9)  # converted once: config is frozen
+        # the PnL band of a basket, watched by the engine (`_watch`)
+        self._stop = -self.config.stop_loss * self.config.gross_notional
+        self._take = self.config.take_profit * self.config.gross_notional
 
-    def _schedule_check(self, now_ns: int) -> None:
-        """Keep a stop/take-profit check timer running while any basket is open."""
-        if not self._checking:
-            self._checking = True
-            self.ctx.set_timer("check", now_ns + self._check_ns)
+    def _watch(self, basket: _Basket) -> None:
+        """Have the engine check the basket's PnL against the stop and take-profit every
+        `check_seconds` (`on_watch` hears of a breach); a restored basket brings what it
+        holds."""
+        held = {s: (q, basket.cost.get(s, 0.0)) for s, q in basket.qty.items()}
+        self.ctx.watch(
+            basket.news_id, low=self._stop, high=self._take, every_s=self.config.check_seconds,
+            held=held or None,
+        )  # fmt: skip
 
     def weights(self, shock: Shock) -> dict[str, float]:
         """Target notional per symbol for a shock (empty when nothing clears the threshold)."""
@@ -111,15 +115,16 @@ class ShockHedge(Strategy):
         price, submit, orders = ctx.market.price, ctx.submit, self._orders
         now = ctx.clock.now_ns()
         basket = _Basket(news_id, opened_ns=now)
+        ctx.watch(news_id, low=self._stop, high=self._take, every_s=self.config.check_seconds)
         for symbol, notional in targets.items():
             qty = float(math.floor(abs(notional) / price(symbol))) * math.copysign(1, notional)
             if qty == 0:
                 continue
-            intent = submit(news_id, symbol, qty, "entry", reason=f"score → {notional:+,.0f}")
+            reason = f"score → {notional:+,.0f}"
+            intent = submit(news_id, symbol, qty, "entry", reason=reason, watch=news_id)
             orders[intent.client_order_id] = (news_id, "entry")
         self.baskets[news_id] = basket
         self._open[news_id] = basket
-        self._schedule_check(now)
         # due a holding time after the basket opened, as `on_load` restores it
         ctx.set_timer(f"exit:{news_id}", now + self._hold_ns)
 
@@ -142,21 +147,10 @@ class ShockHedge(Strategy):
     def on_timer(self, name: str, ts_ns: int) -> None:
         if name.startswith("exit:"):
             self._close(name.removeprefix("exit:"), "time")
-            return
-        if name == "check":
-            self._checking = False
-            limit = self.config.gross_notional
-            stop, take = -self.config.stop_loss * limit, self.config.take_profit * limit
-            for basket in list(self._open.values()):
-                if not basket.qty:
-                    continue
-                pnl = self.basket_pnl(basket)
-                if pnl <= stop:
-                    self._close(basket.news_id, "stop")
-                elif pnl >= take:
-                    self._close(basket.news_id, "take")
-            if self._open:
-                self._schedule_check(ts_ns)
+
+    def on_watch(self, key: str, pnl: float, ts_ns: int) -> None:
+        """A basket's PnL reached the stop or the take-profit at a check."""
+        self._close(key, "stop" if pnl <= self._stop else "take")
 
     def on_save(self) -> dict[str, Any]:
         """Open baskets (and closing ones still holding shares) with their order ids."""
@@ -183,6 +177,7 @@ class ShockHedge(Strategy):
     def on_load(self, state: dict[str, Any]) -> None:
         """Restore baskets; open ones get their exit timer back (at once if already due)."""
         now = self.ctx.clock.now_ns()
+        reopened = []
         for raw in state.get("baskets", []):
             basket = _Basket(
                 raw["news_id"], dict(raw["qty"]), dict(raw["cost"]), bool(raw["closing"]),
@@ -193,10 +188,14 @@ class ShockHedge(Strategy):
                 self._open[basket.news_id] = basket
                 due = basket.opened_ns + self._hold_ns
                 self.ctx.set_timer(f"exit:{basket.news_id}", max(now, due))
+                reopened.append(basket)
         for cid, (nid, leg) in state.get("orders", {}).items():
             self._orders[cid] = (nid, leg)
-        if self._open:
-            self._schedule_check(now)
+        for basket in reopened:  # after the exit timers, as their checks always came
+            self._watch(basket)
+        for cid, (nid, _) in self._orders.items():
+            if nid in self._open:
+                self.ctx.attach_order(cid, nid)
 
     def _close(self, news_id: str, why: str) -> None:
         basket = self.baskets.get(news_id)
@@ -204,6 +203,7 @@ class ShockHedge(Strategy):
             return
         basket.closing = True
         self._open.pop(news_id, None)
+        self.ctx.unwatch(news_id)
         submit, leg, orders = self.ctx.submit, f"exit-{why}", self._orders
         for symbol, qty in basket.qty.items():
             if qty:
