@@ -49,14 +49,15 @@ class TapeVenue(VenueBook):
         be accepted."""
         if not self._accept(intent, position):
             return False
+        ts = self.ts
         k = first_trade_nb(
-            self.ts, self.slot, self.slot_of.get(intent.symbol, -1),
+            ts, self.slot, self.slot_of.get(intent.symbol, -1),
             intent.ts_init + self.settings.latency_ns, self._last_of_slot,
         )  # fmt: skip
         if k < 0:
             self.unfilled.append(intent)
             return True
-        ts, t = self.ts, self.ts.item(k)
+        t = ts.item(k)
         cut = k + 1  # past the trades at the fill's time (seldom more than the fill's own)
         while cut < ts.shape[0] and ts.item(cut) == t:
             cut += 1
@@ -68,12 +69,12 @@ class TapeVenue(VenueBook):
     def pop_fill(self) -> Fill:
         """The next fill due (at `next_fill_ns`), booked: call it when the replay reaches it."""
         due = self._due
-        _, _, k, _, intent = heapq.heappop(due)
+        t, _, k, _, intent = heapq.heappop(due)
         if due:
             self.next_fill_ns, self.next_fill_cut = due[0][0], due[0][3]
         else:
             self.next_fill_ns = NEVER
-        return self._fill(intent, self.price.item(k), self.ts.item(k))
+        return self._fill(intent, self.price.item(k), t)  # t: the trade's time
 
     @property
     def pending(self) -> list[OrderIntent]:
