@@ -13,6 +13,8 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter
 from typing import cast
 
 import numpy as np
@@ -287,31 +289,97 @@ def _equity_table(
     """Equity of every book at each grid mark (from the fills), then at the end."""
     sids = engine.strategy_ids
     book_of = {sid: b for b, sid in enumerate(sids)}
-    fills = sorted(
-        (f for f in engine.fills if f.strategy_id in book_of and f.symbol in market.slot),
-        key=lambda f: f.ts_event,
+    f_ts, f_slot, f_book, f_qty, f_price, f_commission = _booked_fill_columns(
+        engine.fills, engine.broker, market.slot, book_of
     )
     marks = market.mark_times
     values = equity_at_nb(
-        tape.slot, tape.ts, tape.price,
-        np.array([f.ts_event for f in fills], np.int64),
-        np.array([market.slot[f.symbol] for f in fills], np.int64),
-        np.array([book_of[f.strategy_id] for f in fills], np.int64),
-        np.array([f.qty for f in fills], np.float64),
-        np.array([f.price for f in fills], np.float64),
-        np.array([f.commission for f in fills], np.float64),
+        tape.slot, tape.ts, tape.price, f_ts, f_slot, f_book, f_qty, f_price, f_commission,
         marks, np.full(len(sids), cash), len(market.symbols),
     )  # fmt: skip
     now = engine.clock.now_ns()
     last = np.array([_equity(engine, market, sid) for sid in sids], np.float64)
+    n_rows = len(marks) + 1
     return pl.DataFrame(
         {
             "ts": np.append(np.repeat(marks, len(sids)), np.full(len(sids), now, np.int64)),
-            "strategy_id": pl.Series(sids * (len(marks) + 1), dtype=pl.String),
+            # each mark's row per book, in book order: the ids by index, not a list of strings
+            "strategy_id": pl.Series(sids, dtype=pl.String).gather(
+                np.tile(np.arange(len(sids), dtype=np.int64), n_rows)
+            ),
             "equity": np.append(values.ravel(), last),
         },
         schema={"ts": pl.Int64, "strategy_id": pl.String, "equity": pl.Float64},
     )
+
+
+_ts_event, _qty, _price, _commission, _symbol, _strategy_id = (
+    attrgetter(name) for name in ("ts_event", "qty", "price", "commission", "symbol", "strategy_id")
+)
+_Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _booked_fill_columns(
+    fills: list[Fill], broker: object, slot_of: dict[str, int], book_of: dict[str, int]
+) -> _Columns:
+    """Time, market slot, book, qty, price and commission of the booked `fills` of known
+    symbols (`slot_of`) and books (`book_of`), in time order (at one time, in booking order).
+
+    When the fills are the ones the tape venue made (the replay books each one as it comes,
+    and nothing else), they are read from the venue's records, not from the `Fill` objects.
+    """
+    if (
+        isinstance(broker, TapeVenue)
+        and broker.fills_made == len(fills)
+        and broker.slot_of == slot_of
+    ):
+        made = broker.fill_records()
+        book = np.array([book_of.get(sid, -1) for sid in broker.books], np.int64)
+        columns: _Columns = (  # contiguous int64 and float64 arrays, as `_fill_columns` makes
+            np.ascontiguousarray(made["ts"]),
+            broker.slot[made["trade"]].astype(np.int64),
+            book[made["book"]],
+            np.ascontiguousarray(made["qty"]),
+            np.ascontiguousarray(made["price"]),
+            np.ascontiguousarray(made["commission"]),
+        )
+    else:
+        columns = _fill_columns(fills, slot_of, book_of)
+    return _known_in_time_order(columns)
+
+
+def _fill_columns(fills: list[Fill], slot_of: dict[str, int], book_of: dict[str, int]) -> _Columns:
+    """Time, market slot, book, qty, price and commission of each fill (-1: a slot or book
+    not known), each column one pass in C (`np.fromiter` over `map`)."""
+    n = len(fills)
+    return (
+        np.fromiter(map(_ts_event, fills), np.int64, n),
+        np.fromiter(map(slot_of.get, map(_symbol, fills), repeat(-1)), np.int64, n),
+        np.fromiter(map(book_of.get, map(_strategy_id, fills), repeat(-1)), np.int64, n),
+        np.fromiter(map(_qty, fills), np.float64, n),
+        np.fromiter(map(_price, fills), np.float64, n),
+        np.fromiter(map(_commission, fills), np.float64, n),
+    )
+
+
+def _known_in_time_order(columns: _Columns) -> _Columns:
+    """The fills (columns as `_fill_columns` makes them) of known slots and books, in time
+    order (fills at one time in the order given).
+
+    Fills are booked in time order, so the (stable) sort is only done when they are not.
+    """
+    known = (columns[1] >= 0) & (columns[2] >= 0)
+    if not known.all():
+        columns = _take(columns, known)
+    ts = columns[0]
+    if bool((ts[1:] < ts[:-1]).any()):
+        columns = _take(columns, np.argsort(ts, kind="stable"))
+    return columns
+
+
+def _take(columns: _Columns, index: np.ndarray) -> _Columns:
+    ts, slot, book, qty, price, commission = columns
+    return ts[index], slot[index], book[index], qty[index], price[index], commission[index]
 
 
 def _equity(engine: Engine, market: MarketState, strategy_id: str) -> float:

@@ -7,12 +7,18 @@ the venue latency), with the same slippage, commission and borrow fee. Knowing i
 the runner treat the fill as an event on its own clock, like a timer: the engine is told of
 it, and the market is folded up to it, when that trade is reached; no strategy learns
 anything sooner. Orders filling at the same time are told in the order they were sent.
+
+The venue also keeps a record of every fill it makes (`fill_records`, one `FILL_RECORD` each,
+packed as the fill is made): the runner's equity table reads its columns as arrays. Read back
+from the `Fill` objects after the replay, each attribute is a cache miss: about 30 ms for the
+36k fills of the 10M-trade replay, against about 10 ms to pack the records on the way.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +28,16 @@ from engine.kernels.venue_nb import first_trade_nb, last_of_slot_nb
 from engine.orders import Fill, OrderIntent
 
 NEVER = 2**63 - 1  # `next_fill_ns` when no fill is due
+
+
+# a fill made: its time, its trade's index on the tape, its book (the venue's number of its
+# strategy, `TapeVenue.books`), qty, price and commission
+FILL_RECORD = np.dtype(
+    [("ts", np.int64), ("trade", np.int64), ("book", np.int64), ("qty", np.float64),
+     ("price", np.float64), ("commission", np.float64)],
+    align=True,
+)  # fmt: skip
+_pack_record = struct.Struct("=qqqddd").pack  # FILL_RECORD's bytes
 
 
 @dataclass(slots=True)
@@ -40,6 +56,9 @@ class TapeVenue(VenueBook):
     _due: list[tuple[int, int, int, int, OrderIntent]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
     _last_of_slot: np.ndarray = field(init=False)  # each slot's last trade on the tape
+    # strategy id -> book number in the fill records, in the order of their first fills
+    books: dict[str, int] = field(default_factory=dict)
+    _made: bytearray = field(default_factory=bytearray)  # the fill records, packed
 
     def __post_init__(self) -> None:
         self._last_of_slot = last_of_slot_nb(self.slot, len(self.slot_of))
@@ -49,14 +68,15 @@ class TapeVenue(VenueBook):
         be accepted."""
         if not self._accept(intent, position):
             return False
+        ts = self.ts
         k = first_trade_nb(
-            self.ts, self.slot, self.slot_of.get(intent.symbol, -1),
+            ts, self.slot, self.slot_of.get(intent.symbol, -1),
             intent.ts_init + self.settings.latency_ns, self._last_of_slot,
         )  # fmt: skip
         if k < 0:
             self.unfilled.append(intent)
             return True
-        ts, t = self.ts, self.ts.item(k)
+        t = ts.item(k)
         cut = k + 1  # past the trades at the fill's time (seldom more than the fill's own)
         while cut < ts.shape[0] and ts.item(cut) == t:
             cut += 1
@@ -68,12 +88,27 @@ class TapeVenue(VenueBook):
     def pop_fill(self) -> Fill:
         """The next fill due (at `next_fill_ns`), booked: call it when the replay reaches it."""
         due = self._due
-        _, _, k, _, intent = heapq.heappop(due)
+        t, _, k, _, intent = heapq.heappop(due)
         if due:
             self.next_fill_ns, self.next_fill_cut = due[0][0], due[0][3]
         else:
             self.next_fill_ns = NEVER
-        return self._fill(intent, self.price.item(k), self.ts.item(k))
+        fill = self._fill(intent, self.price.item(k), t)
+        books = self.books
+        book = books.get(fill.strategy_id)
+        if book is None:
+            book = books[fill.strategy_id] = len(books)
+        self._made += _pack_record(t, k, book, fill.qty, fill.price, fill.commission)
+        return fill
+
+    @property
+    def fills_made(self) -> int:
+        """How many fills `pop_fill` has made."""
+        return len(self._made) // FILL_RECORD.itemsize
+
+    def fill_records(self) -> np.ndarray:
+        """The fills made so far (`FILL_RECORD`s, a copy) in the order they were made."""
+        return np.frombuffer(self._made, FILL_RECORD).copy()
 
     @property
     def pending(self) -> list[OrderIntent]:

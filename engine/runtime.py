@@ -117,8 +117,8 @@ class _Slot:
         """A fill changed `symbol`'s position: update its shares (a new symbol: a new layout)."""
         if self.shares is not None:
             s = market.slot.get(symbol)
-            if s is not None:
-                self.shares[s] = self.portfolio.position(symbol)
+            if s is not None:  # `Portfolio.position`, inline: this runs on every fill
+                self.shares[s] = self.portfolio.positions.get(symbol, 0.0)
         if self.layout is not None and symbol not in self.layout:
             self.layout = None
 
@@ -394,27 +394,35 @@ class Engine:
             log.info("blocked %s %s: %s", intent.symbol, intent.client_order_id, reason)
             return
         assert slot is not None  # the risk check found it
-        self.broker.submit(intent, slot.portfolio.position(intent.symbol))
+        self.broker.submit(intent, slot.portfolio.positions.get(intent.symbol, 0.0))
 
     def _risk_check(self, intent: OrderIntent, slot: _Slot | None = None) -> str:
-        price = self.market.price(intent.symbol)
+        # runs for every order: the market's price and the book's position are read inline
+        # (`MarketState.price`, `Portfolio.position`: a missing or non-positive price is none)
+        market, symbol = self.market, intent.symbol
+        s = market.slot.get(symbol)
+        price = market.last_price.item(s) if s is not None else 0.0
         if not price > 0:
             return "no price yet"
         if slot is None:
             slot = self._slots[intent.strategy_id]
-        now_held = slot.portfolio.position(intent.symbol)
-        if abs(now_held + intent.qty) <= abs(now_held) and (now_held + intent.qty) * now_held >= 0:
+        now_held = slot.portfolio.positions.get(symbol, 0.0)
+        qty = intent.qty
+        if abs(now_held + qty) <= abs(now_held) and (now_held + qty) * now_held >= 0:
             return ""  # it only reduces a position: notional limits never stand in an exit's way
-        after = (now_held + intent.qty) * price
+        after = (now_held + qty) * price
         if abs(after) > self.risk.max_symbol_notional:
             return f"symbol notional {abs(after):,.0f} over {self.risk.max_symbol_notional:,.0f}"
-        last, limit = self.market.last_price, self.risk.max_gross_notional
-        held = gross_nb(slot.shares_by_slot(self.market), last)  # a plain sum, by slot
+        last, limit = market.last_price, self.risk.max_gross_notional
+        shares = slot.shares
+        if shares is None or slot.layout is None:
+            shares = slot.shares_by_slot(market)  # (re)builds what is missing
+        held = gross_nb(shares, last)  # a plain sum, by slot
         total = held - abs(now_held * price) + abs(after)
         if abs(total - limit) <= 1e-9 * (held + limit):
             # too close to call: numpy's pairwise sum over the book decides, as it always has
             # (the two sums differ by far less than this margin, so elsewhere they decide alike)
-            held = _numpy_gross(*slot.exposure_arrays(self.market), last)
+            held = _numpy_gross(*slot.exposure_arrays(market), last)
             total = held - abs(now_held * price) + abs(after)
         if total > limit:
             return f"gross notional over {limit:,.0f}"

@@ -68,7 +68,8 @@ class VenueBook:
 
     def _fill(self, intent: OrderIntent, trade_price: float, ts: int) -> Fill:
         """The whole order filled at a trade: slippage against it, commission and borrow."""
-        qty, slip = intent.qty, self.settings.slippage_bps * 1e-4
+        qty, settings = intent.qty, self.settings
+        slip = settings.slippage_bps * 1e-4
         px = trade_price * (1 + slip if qty > 0 else 1 - slip)
         borrow = self._borrow(intent, px, ts)
         return Fill(
@@ -78,31 +79,38 @@ class VenueBook:
             qty=qty,
             price=px,
             ts_event=ts,
-            commission=abs(qty) * self.settings.commission_per_share + borrow,
+            commission=abs(qty) * settings.commission_per_share + borrow,
         )
 
     def _borrow(self, intent: OrderIntent, price: float, ts: int) -> float:
-        """Track short lots; return the borrow fee owed by this fill (when it covers)."""
-        key = (intent.strategy_id, intent.symbol)
-        held = self.positions.get(key, 0.0)
-        self.positions[key] = held + intent.qty
+        """Track short lots; return the borrow fee owed by this fill (when it covers).
+
+        Most fills neither open a short nor cover one (a buy with no lot open, a sale out of a
+        long): they only move the position, and a lot list is made only when a short opens.
+        """
+        key, qty = (intent.strategy_id, intent.symbol), intent.qty
+        positions = self.positions
+        after = positions.get(key, 0.0) + qty
+        positions[key] = after
         lots = self.short_lots.get(key)
-        if lots is None:
-            lots = self.short_lots[key] = []
-        elif intent.qty >= 0 and not lots:
-            return 0.0  # a buy with no short lots open: no fee (the common case)
-        if intent.qty < 0:
-            new_short = min(-intent.qty, -(held + intent.qty)) if held + intent.qty < 0 else 0.0
+        if qty < 0:
+            new_short = min(-qty, -after) if after < 0 else 0.0
             if new_short > 0:
+                if lots is None:
+                    lots = self.short_lots[key] = []
                 lots.append((new_short, price, ts))
             return 0.0
-        fee, to_cover = 0.0, min(intent.qty, sum(q for q, _, _ in lots))
+        if not lots:
+            return 0.0  # a buy with no short lots open: no fee (the common case)
+        # one lot open is the usual cover (its sum is its quantity, as `sum` gives it)
+        out = lots[0][0] if len(lots) == 1 else sum(q for q, _, _ in lots)
+        fee, to_cover, rate = 0.0, min(qty, out), self.settings.borrow_rate
         while to_cover > 1e-12 and lots:
-            qty, lot_price, since = lots[0]
-            used = min(qty, to_cover)
-            fee += used * lot_price * self.settings.borrow_rate * (ts - since) / (365 * 86_400e9)
+            lot_qty, lot_price, since = lots[0]
+            used = min(lot_qty, to_cover)
+            fee += used * lot_price * rate * (ts - since) / (365 * 86_400e9)
             to_cover -= used
-            lots[0] = (qty - used, lot_price, since)
+            lots[0] = (lot_qty - used, lot_price, since)
             if lots[0][0] <= 1e-12:
                 lots.pop(0)
         return fee

@@ -11,8 +11,10 @@ from engine.orders import Fill, OrderIntent
 SLOT_OF = {"A": 0, "B": 1, "C": 2, "D": 3}  # D never trades; Z is not on the tape
 
 
-def intent(symbol: str, qty: float, ts: int, leg: str) -> OrderIntent:
-    return OrderIntent(strategy_id="s", news_id="n", symbol=symbol, qty=qty, leg=leg, ts_init=ts)
+def intent(symbol: str, qty: float, ts: int, leg: str, strategy: str = "s") -> OrderIntent:
+    return OrderIntent(
+        strategy_id=strategy, news_id="n", symbol=symbol, qty=qty, leg=leg, ts_init=ts
+    )
 
 
 @given(
@@ -29,7 +31,8 @@ def test_fills_equal_the_streaming_venue_s_in_order_with_costs(
     steps: list[tuple[list[tuple[str, int]], list[tuple[int, str]]]], latency: int
 ) -> None:
     """Each step: orders sent at its start, then its trades (30 ns a step). The streaming venue
-    is handed each step's trades; the tape venue knows them all from the start."""
+    is handed each step's trades; the tape venue knows them all from the start. Its records of
+    the fills it made hold their numbers."""
     settings = VenueSettings(
         latency_ns=latency, slippage_bps=3.0, borrow_rate=0.5, unshortable=frozenset({"C"})
     )
@@ -39,12 +42,11 @@ def test_fills_equal_the_streaming_venue_s_in_order_with_costs(
     slots = np.array([SLOT_OF[s] for _, s in trades], np.int32)
     streaming = SimulatedVenue(settings)
     tape = TapeVenue(settings, ts=ts, slot=slots, price=price, slot_of=SLOT_OF)
+    made: list[Fill] = []
     for n, (orders, _) in enumerate(steps):
         for j, (symbol, qty) in enumerate(orders):
-            sent = [
-                venue.submit(intent(symbol, qty or 1, 30 * n, f"{n}-{j}"), position=-1.0)
-                for venue in (streaming, tape)
-            ]
+            order = intent(symbol, qty or 1, 30 * n, f"{n}-{j}", strategy="ts"[j % 2])
+            sent = [venue.submit(order, position=-1.0) for venue in (streaming, tape)]
             assert sent[0] == sent[1]
         lo, hi = np.searchsorted(ts, [30 * n, 30 * (n + 1)])
         names = np.array([s for _, s in trades[lo:hi]], dtype=object)
@@ -55,10 +57,18 @@ def test_fills_equal_the_streaming_venue_s_in_order_with_costs(
             assert tape.next_fill_cut == np.searchsorted(ts, tape.next_fill_ns, side="right")
             got.append(tape.pop_fill())
         assert got == want
+        made += got
     assert [i for _, i in streaming.pending] == tape.pending
     assert tape.rejected == streaming.rejected
     if not tape.pending:
         assert tape.next_fill_ns == NEVER
+    records, books = tape.fill_records(), list(tape.books)
+    assert tape.fills_made == len(made) == records.shape[0]
+    assert records["ts"].tolist() == [f.ts_event for f in made]
+    assert slots[records["trade"]].tolist() == [SLOT_OF[f.symbol] for f in made]
+    assert [books[b] for b in records["book"]] == [f.strategy_id for f in made]
+    for name in ("qty", "price", "commission"):
+        assert records[name].tolist() == [getattr(f, name) for f in made]
 
 
 def test_an_order_for_a_symbol_that_stopped_trading_never_fills() -> None:

@@ -59,3 +59,22 @@ def test_covering_a_short_pays_borrow_for_the_time_it_was_out() -> None:
     venue.submit(intent("A", 100, 2 * day, leg="cover"))
     [cover] = venue.on_trades(np.array(["A"]), np.array([2 * day], np.int64), np.array([9.0]))
     assert cover.commission == pytest.approx(100 * 10.0 * 0.365 * 2 / 365)  # 2 days on $1,000
+
+
+def test_covers_pay_borrow_on_the_oldest_short_lots_first() -> None:
+    day = 86_400 * 10**9
+    venue = SimulatedVenue(
+        VenueSettings(latency_ns=0, slippage_bps=0, commission_per_share=0, borrow_rate=0.365)
+    )
+    rate = 0.365 / 365  # a day's fee on a dollar
+    orders = [(-100, 0, 10.0), (-50, day, 20.0), (30, 2 * day, 9.0), (120, 4 * day, 9.0)]
+    fees = []
+    for n, (qty, ts, px) in enumerate(orders):
+        venue.submit(intent("A", qty, ts, leg=str(n)))
+        [fill] = venue.on_trades(np.array(["A"]), np.array([ts], np.int64), np.array([px]))
+        fees.append(fill.commission)
+    assert fees[:2] == [0.0, 0.0]  # opening shorts pays nothing
+    assert fees[2] == pytest.approx(30 * 10.0 * rate * 2)  # from the first lot, out 2 days
+    # the first lot's other 70 shares (4 days), then 50 of the second (3 days)
+    assert fees[3] == pytest.approx(70 * 10.0 * rate * 4 + 50 * 20.0 * rate * 3)
+    assert venue.short_lots[("s", "A")] == []
