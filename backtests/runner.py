@@ -25,7 +25,7 @@ from backtests.tape_venue import TapeVenue
 from engine.brokers.sim_venue import VenueSettings
 from engine.clock import SimClock
 from engine.kernels.ledger_nb import equity_at_nb
-from engine.kernels.market_nb import G_LIMIT, G_NEXT_MARK, G_NEXT_SAMPLE
+from engine.kernels.market_nb import G_NEXT_MARK, G_NEXT_SAMPLE
 from engine.kernels.watch_nb import (
     CH_SEQ,
     M_FIRED_TS,
@@ -203,7 +203,7 @@ def _run(
     assert grid is not None
     g = grid.item  # a grid entry as a Python int
     next_timer, advance, now = clock.next_timer_ns, clock.advance_to, clock.now_ns
-    fold, fold_to, fold_checked = market.fold, market.fold_to, market.fold_checked
+    defer, fold_to, fold_checked = market.defer, market.fold_to, market.fold_checked
     on_fill, pop_fill = engine.on_fill, tape_venue.pop_fill
     watches, meta = engine.watches, engine.watches.meta
     for i_news in range(len(items) + 1):
@@ -218,11 +218,11 @@ def _run(
             check_ns = meta.item(M_NEXT)  # the watch checks are the runner's (drive_checks)
             if fill_ns < limit and fill_ns < check_ns:
                 # a fill comes first: the market is folded past the trades at or before it
-                # (grid points on the way are taken as ever: the batch's limit is unchanged)
-                grid[G_LIMIT] = limit
+                # (grid points on the way are taken as ever: the batch's limit is unchanged),
+                # when it is next read or with the next fold (most fills read no price)
                 cut = tape_venue.next_fill_cut
                 if cut > k:
-                    fold(t_slot, t_ts, t_px, k, cut)
+                    defer(t_slot, t_ts, t_px, k, cut, limit)
                     k = cut
                 advance(max(now(), fill_ns))
                 on_fill(pop_fill())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import repeat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,6 +47,25 @@ if TYPE_CHECKING:
 SECONDS_PER_SESSION = 6.5 * 3600
 
 
+class _Synced:
+    """A state array of `MarketState` (held as `_<name>`), read after any deferred fold is
+    made (`MarketState.defer`)."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self.attr = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = f"_{name}"
+
+    def __get__(self, market: MarketState | None, owner: type | None = None) -> Any:
+        if market is None:
+            return self
+        if market._due is not None:
+            market.sync()
+        return getattr(market, self.attr)
+
+
 class MarketState:
     """Market view over a fixed list of symbols, each with a sector."""
 
@@ -67,21 +86,68 @@ class MarketState:
         # the float state per symbol: rows of one array, so `fold` hands the kernel one
         # argument for six (each row is a contiguous view, used as its own array)
         self._state = np.zeros((S_ROWS, n))
-        self.last_price = self._state[S_LAST_PRICE]
-        self.last_ts = np.zeros(n, np.int64)
-        self.var_rate = self._state[S_VAR_RATE]
-        self.prev_price = self._state[S_PREV_PRICE]
-        self.cov_mkt = self._state[S_COV_MKT]
-        self.var_mkt = np.zeros(1)
-        self.cov_sec = self._state[S_COV_SEC]
-        self.var_sec = self._state[S_VAR_SEC]
+        self._last_price = self._state[S_LAST_PRICE]
+        self._last_ts = np.zeros(n, np.int64)
+        self._var_rate = self._state[S_VAR_RATE]
+        self._prev_price = self._state[S_PREV_PRICE]
+        self._cov_mkt = self._state[S_COV_MKT]
+        self._var_mkt = np.zeros(1)
+        self._cov_sec = self._state[S_COV_SEC]
+        self._var_sec = self._state[S_VAR_SEC]
         self.halflife_ns = vol_halflife_s * 1e9
         self.beta_alpha = beta_alpha
         self._params = np.array([self.halflife_ns, beta_alpha])
+        self._due: list[Any] | None = None  # a deferred fold (`defer`)
         self._skipped_count = 0  # trades skipped (see `skipped`), but for `fold_to`'s kernel,
         self._skipped_nb = np.zeros(1, np.int64)  # which adds them here
         self.grid: np.ndarray | None = None  # set by `start_grid` (backtests)
         self._marks = np.zeros(0, np.int64)
+
+    last_price = _Synced("Last traded price per slot (0: none yet).")
+    last_ts = _Synced("Time of the last trade per slot.")
+    var_rate = _Synced("EWMA of squared log returns per second, per slot.")
+    prev_price = _Synced("Price per slot at the last beta sample.")
+    cov_mkt = _Synced("EWMA covariance with the market's returns, per slot.")
+    var_mkt = _Synced("EWMA variance of the market's returns (one value).")
+    cov_sec = _Synced("EWMA covariance with the sector peers' returns, per slot.")
+    var_sec = _Synced("EWMA variance of the sector peers' returns, per slot.")
+
+    def defer(
+        self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray, lo: int, hi: int, limit: int
+    ) -> None:
+        """`fold(slots, ts, price, lo, hi)` with the grid's limit at `limit`, made when the
+        state is next read (any reader syncs) or merged into the next fold that starts at `hi`
+        with the same limit. The replay defers the fold up to each fill: most `on_fill`
+        handlers read no price, so a stretch of fills costs one kernel call, not one each."""
+        due = self._due
+        if due is not None and (due[4] != lo or due[5] != limit):
+            self.sync()
+            due = None
+        if due is None:
+            self._due = [slots, ts, price, lo, hi, limit]
+        else:
+            due[4] = hi
+
+    def sync(self) -> None:
+        """Make the deferred fold (`defer`), if any."""
+        due, self._due = self._due, None
+        if due is not None:
+            assert self.grid is not None
+            self.grid[G_LIMIT] = due[5]
+            self.fold(*due[:5])
+
+    def _merge_due(self, lo: int, limit: int) -> int:
+        """Before a fold from `lo` with grid limit `limit`: where to fold from, the deferred
+        fold merged into it when it ends at `lo` under the same limit (one call, the same
+        result), else made first."""
+        due = self._due
+        if due is None:
+            return lo
+        if due[4] == lo and due[5] == limit:
+            self._due = None
+            return int(due[3])
+        self.sync()
+        return lo
 
     def start_grid(self, start_ns: int, mark_every_ns: int, sample_every_ns: int) -> None:
         """Take beta samples (and record equity-mark times) on fixed grids while folding trades.
@@ -98,6 +164,8 @@ class MarketState:
 
     def set_limit(self, limit_ns: int) -> None:
         """Time of the next engine event: grid points at or after it wait for `grid_until`."""
+        if self._due is not None:
+            self.sync()
         assert self.grid is not None
         self.grid[G_LIMIT] = limit_ns
 
@@ -122,17 +190,21 @@ class MarketState:
 
     def grid_until(self, next_ts: int, has_next: bool, end_ns: int, at_limit: bool) -> None:
         """Take the grid points before the limit (and at it with `at_limit`); see the kernel."""
+        if self._due is not None:
+            self.sync()
         assert self.grid is not None
         self._room(None, max(next_ts, end_ns))
         grid_until_nb(
-            next_ts, next_ts if has_next else end_ns, has_next, at_limit, self.last_price,
-            self.prev_price, self.sector, self.n_sectors, self.cov_mkt, self.var_mkt,
-            self.cov_sec, self.var_sec, self.beta_alpha, self.grid, self._marks,
+            next_ts, next_ts if has_next else end_ns, has_next, at_limit, self._last_price,
+            self._prev_price, self.sector, self.n_sectors, self._cov_mkt, self._var_mkt,
+            self._cov_sec, self._var_sec, self.beta_alpha, self.grid, self._marks,
         )  # fmt: skip
 
     @property
     def grid_idle(self) -> bool:
         """True when no grid point is pending before the limit (`grid_until` has nothing to do)."""
+        if self._due is not None:
+            self.sync()
         g = self.grid
         return g is None or (
             g[G_PENDING] < 0 and min(g[G_NEXT_MARK], g[G_NEXT_SAMPLE]) > g[G_LIMIT]
@@ -141,6 +213,8 @@ class MarketState:
     @property
     def mark_times(self) -> np.ndarray:
         """Equity-mark times taken on the grid so far."""
+        if self._due is not None:
+            self.sync()
         n = int(self.grid[G_N_MARKS]) if self.grid is not None else 0
         return self._marks[:n].copy()
 
@@ -150,24 +224,28 @@ class MarketState:
 
     def on_trades(self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray) -> None:
         """Fold a batch of trades (slots from `slots_of`, ts in ns, prices)."""
+        if self._due is not None:
+            self.sync()
         if self.grid is None:
             self._skipped_count += fold_trades_nb(
-                slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns
+                slots, ts, price, self._last_price, self._last_ts, self._var_rate, self.halflife_ns
             )
             return
         self._room(ts.shape[0], int(ts[-1]) if ts.shape[0] else 0)
         self._skipped_count += fold_grid_nb(
-            slots, ts, price, self.last_price, self.last_ts, self.var_rate, self.halflife_ns,
-            self.prev_price, self.sector, self.n_sectors, self.cov_mkt, self.var_mkt,
-            self.cov_sec, self.var_sec, self.beta_alpha, self.grid, self._marks,
+            slots, ts, price, self._last_price, self._last_ts, self._var_rate, self.halflife_ns,
+            self._prev_price, self.sector, self.n_sectors, self._cov_mkt, self._var_mkt,
+            self._cov_sec, self._var_sec, self.beta_alpha, self.grid, self._marks,
         )  # fmt: skip
 
     def fold(self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray, lo: int, hi: int) -> None:
         """`on_trades(slots[lo:hi], ts[lo:hi], price[lo:hi])` in one kernel call when the
         grid runs (the engine folds up to each fill: tens of thousands of small spans)."""
+        if self._due is not None:
+            self.sync()
         if self.grid is not None:
             skipped = fold_span_nb(
-                slots, ts, price, lo, hi, self._state, self.last_ts, self.var_mkt, self.sector,
+                slots, ts, price, lo, hi, self._state, self._last_ts, self._var_mkt, self.sector,
                 self.n_sectors, self._params, self.grid, self._marks,
             )  # fmt: skip
             if skipped >= 0:
@@ -182,9 +260,10 @@ class MarketState:
         the grid points before it when a trade follows (past the last trade, `grid_until`
         takes them); return the index of the first trade not folded. The replay's step from
         one event to the next, in one kernel call."""
+        lo = self._merge_due(lo, limit)
         assert self.grid is not None, "fold_to needs the grid (start_grid)"
         j = fold_to_nb(
-            slots, ts, price, lo, hi, limit, self._state, self.last_ts, self.var_mkt,
+            slots, ts, price, lo, hi, limit, self._state, self._last_ts, self._var_mkt,
             self.sector, self.n_sectors, self._params, self.grid, self._marks, self._skipped_nb,
         )  # fmt: skip
         if j >= 0:
@@ -204,12 +283,13 @@ class MarketState:
         watch checks due before `until` on the way and stops at one that finds a watch out of
         its band (`fold_to_checked_nb`: `watches.meta` says where it stopped). Returns the
         index of the first trade not folded."""
+        lo = self._merge_due(lo, limit)
         assert self.grid is not None, "fold_checked needs the grid (start_grid)"
         meta = watches.meta
         while True:
             j: int = fold_to_checked_nb(
-                slots, ts, price, lo, hi, limit, until, tail, self._state, self.last_ts,
-                self.var_mkt, self.sector, self.n_sectors, self._params, self.grid,
+                slots, ts, price, lo, hi, limit, until, tail, self._state, self._last_ts,
+                self._var_mkt, self.sector, self.n_sectors, self._params, self.grid,
                 self._marks, self._skipped_nb, watches.chains, watches.wf, watches.wi, meta,
             )  # fmt: skip
             if meta.item(M_STATUS) != STATUS_ROOM:
@@ -222,20 +302,26 @@ class MarketState:
     @property
     def skipped(self) -> int:
         """Trades left out of the state so far: untracked symbols, bad prices, out of order."""
+        if self._due is not None:
+            self.sync()
         return self._skipped_count + int(self._skipped_nb[0])
 
     def sample(self) -> None:
         """Take a return sample on the common clock (call it every fixed interval)."""
+        if self._due is not None:
+            self.sync()
         sample_betas_nb(
-            self.last_price, self.prev_price, self.sector, self.n_sectors,
-            self.cov_mkt, self.var_mkt, self.cov_sec, self.var_sec, self.beta_alpha,
+            self._last_price, self._prev_price, self.sector, self.n_sectors,
+            self._cov_mkt, self._var_mkt, self._cov_sec, self._var_sec, self.beta_alpha,
         )  # fmt: skip
 
     def _exposures(self, positions: dict[str, float]) -> np.ndarray:
+        if self._due is not None:
+            self.sync()
         slots = self.slots_of(list(positions))
         qty = np.fromiter(positions.values(), np.float64, len(positions))
         known = slots >= 0
-        out: np.ndarray = qty[known] * self.last_price[slots[known]]
+        out: np.ndarray = qty[known] * self._last_price[slots[known]]
         return out
 
     def mark(self, positions: dict[str, float]) -> float:
@@ -249,27 +335,37 @@ class MarketState:
     # `.item` hands back Python floats (the same values): strategies call these per leg
     def price(self, symbol: str) -> float:
         """Last traded price, or NaN if none yet (or the symbol is not tracked)."""
+        if self._due is not None:
+            self.sync()
         s = self.slot.get(symbol)
-        p = self.last_price.item(s) if s is not None else 0.0
+        p = self._last_price.item(s) if s is not None else 0.0
         return p if p > 0 else math.nan
 
     def daily_vol(self, symbol: str) -> float:
         """Volatility of a 6.5-hour session implied by the recent trade-to-trade returns."""
+        if self._due is not None:
+            self.sync()
         s = self.slot.get(symbol)
-        return math.sqrt(self.var_rate.item(s) * SECONDS_PER_SESSION) if s is not None else math.nan
+        return (
+            math.sqrt(self._var_rate.item(s) * SECONDS_PER_SESSION) if s is not None else math.nan
+        )
 
     def beta(self, symbol: str) -> float:
         """EWMA beta to the equal-weighted market of tracked symbols (1.0 before data)."""
-        v, s = self.var_mkt.item(0), self.slot.get(symbol)
-        return self.cov_mkt.item(s) / v if v > 0 and s is not None else 1.0
+        if self._due is not None:
+            self.sync()
+        v, s = self._var_mkt.item(0), self.slot.get(symbol)
+        return self._cov_mkt.item(s) / v if v > 0 and s is not None else 1.0
 
     def sector_beta(self, symbol: str) -> float:
         """EWMA beta to the symbol's sector peers (1.0 before data)."""
+        if self._due is not None:
+            self.sync()
         s = self.slot.get(symbol)
         if s is None:
             return 1.0
-        v = self.var_sec.item(s)
-        return self.cov_sec.item(s) / v if v > 0 else 1.0
+        v = self._var_sec.item(s)
+        return self._cov_sec.item(s) / v if v > 0 else 1.0
 
 
 def reference_fold(
