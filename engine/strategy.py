@@ -131,7 +131,8 @@ class StrategyContext:
         """Watch the PnL of the orders sent with `submit(..., watch=key)`: shares times the
         last price minus cost, over the symbols they filled. At each check the engine calls
         `on_watch(key, pnl, ts_ns)` if the PnL is at or below `low` or at or above `high`
-        (never while nothing has filled, nor while a symbol has no price). Checks run every
+        (never while nothing has filled, nor while a symbol has no price; with `low` at or
+        above `high`, at every check). Checks run every
         `every_s` seconds on one chain per strategy: it starts `every_s` after a watch is
         added while none runs (the period of that call) and ends at a check that finds no
         watch left. A check is a timer: at equal times it runs in the order timers were set.

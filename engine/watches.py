@@ -81,9 +81,10 @@ class WatchBook:
     # typed Any: typeshed's memoryview takes ints only, a float view takes floats
     f: Any = field(init=False)
     i: Any = field(init=False)
+    m: Any = field(init=False)  # and `meta`'s
 
     def __post_init__(self) -> None:
-        self.f, self.i = self.wf.data, self.wi.data
+        self.f, self.i, self.m = self.wf.data, self.wi.data, self.meta.data
 
     def for_strategy(self, sid: str) -> StrategyWatches:
         """A new strategy's watches, on a chain of its own."""
@@ -122,18 +123,20 @@ class WatchBook:
             return self.free.pop()
         w = self.n_rows
         self._grow(w)
-        self.n_rows = self.meta[M_WATCHES] = w + 1
+        self.n_rows = self.m[M_WATCHES] = w + 1
         return w
 
     def new_entry(self, w: int, slot: int) -> int:
         """A new entry (no shares, no cost) for market slot `slot` at the end of watch row
         `w`'s list."""
         e = self.n_entries
-        self._grow(e)
-        self.n_entries = self.meta[M_ENTRIES] = e + 1
-        f, i = self.f, self.i
-        i[WI_NEXT, e], i[WI_SLOT, e] = -1, slot
-        f[WF_QTY, e] = f[WF_COST, e] = 0.0
+        if e >= self.wf.shape[1]:
+            self._grow(e)
+        self.n_entries = self.m[M_ENTRIES] = e + 1
+        # an entry column is used once: its shares and cost are still 0 and its next -1 (as
+        # `_grow` made them), so only the slot and the links are written
+        i = self.i
+        i[WI_SLOT, e] = slot
         last = i[WI_LAST, w]
         if last < 0:
             i[WI_FIRST, w] = e
@@ -176,8 +179,6 @@ class StrategyWatches:
         cost already held per symbol."""
         if key in self.rows:
             raise ValueError(f"watch {key!r} of strategy {self.sid!r} already exists")
-        if not low < high:
-            raise ValueError(f"watch {key!r}: low {low} must be below high {high}")
         book = self.book
         w = book.new_row()
         self.rows[key], self.keys[w], self.added[w] = w, key, self.count
