@@ -302,13 +302,13 @@ class Engine:
 
     def _watch(
         self, slot: _Slot, key: str, low: float, high: float, every_ns: int,
-        held: Mapping[str, tuple[float, float]] | None,
+        held: Mapping[str, tuple[float, float]] | None, per_cost: bool = False,
     ) -> None:  # fmt: skip
         """`ctx.watch`: add the watch; start the strategy's chain of checks if none runs."""
         if every_ns <= 0:
             raise ValueError(f"watch {key!r}: checks need a period above 0 s")
         watches = slot.watches
-        watches.watch(key, low, high, held)
+        watches.watch(key, low, high, held, per_cost)
         if self.watches.chains.item(CH_NEXT, watches.chain) == NEVER:
             self._schedule_check(slot, self.clock.now_ns() + every_ns, every_ns)
 

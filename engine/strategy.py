@@ -94,7 +94,7 @@ class StrategyContext:
     portfolio: Portfolio
     submit_intent: Callable[[OrderIntent], None]
     set_timer: Callable[[str, int], None]
-    # the engine's watch book: (key, low, high, every_ns, held), (key), (order id, key)
+    # the engine's watch book: (key, low, high, every_ns, held, per_cost), (key), (order id, key)
     add_watch: Callable[..., None] = _no_watches
     remove_watch: Callable[[str], None] = _no_watches
     attach_order: Callable[[str, str], None] = _no_watches
@@ -127,6 +127,7 @@ class StrategyContext:
         high: float,
         every_s: float,
         held: Mapping[str, tuple[float, float]] | None = None,
+        per_cost: bool = False,
     ) -> None:
         """Watch the PnL of the orders sent with `submit(..., watch=key)`: shares times the
         last price minus cost, over the symbols they filled. At each check the engine calls
@@ -136,11 +137,18 @@ class StrategyContext:
         `every_s` seconds on one chain per strategy: it starts `every_s` after a watch is
         added while none runs (the period of that call) and ends at a check that finds no
         watch left. A check is a timer: at equal times it runs in the order timers were set.
+        With `per_cost`, `low` and `high` are per dollar of the cost the watch holds (the sum
+        of |cost| over its symbols): `low=-0.02` stops a position at a 2% loss of its cost.
         `held` restores (shares, cost) per symbol after a restart (`on_load`). A check that
         finds every watch in its band costs the backtest almost nothing (it runs inside the
         market's fold), unlike a timer that reaches `on_timer`.
         """
-        self.add_watch(key, low, high, int(every_s * 1e9), held)
+        self.add_watch(key, low, high, int(every_s * 1e9), held, per_cost)
+
+    def attach(self, order_id: str, key: str) -> None:
+        """Count an order already sent (its `client_order_id`) toward watch `key`, as
+        `submit(..., watch=key)` does for a new one (a restored order, after a restart)."""
+        self.attach_order(order_id, key)
 
     def unwatch(self, key: str) -> None:
         """Stop watching `key` (its later fills no longer count); unknown keys are ignored."""

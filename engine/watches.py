@@ -42,6 +42,8 @@ from engine.kernels.watch_nb import (
     WI_FIRST,
     WI_LAST,
     WI_NEXT,
+    WI_OUT,
+    WI_PER_COST,
     WI_ROWS,
     WI_SLOT,
     chain_pnl_nb,
@@ -105,10 +107,8 @@ class WatchBook:
         f, i, out = self.f, self.i, []
         keys, added = self.strategies[chain].keys, self.strategies[chain].added
         for w in range(self.n_rows):
-            if i[WI_CHAIN, w] == chain:
-                pnl = f[WF_PNL, w]
-                if pnl <= f[WF_LOW, w] or pnl >= f[WF_HIGH, w]:
-                    out.append((added[w], keys[w], pnl))
+            if i[WI_CHAIN, w] == chain and i[WI_OUT, w]:
+                out.append((added[w], keys[w], f[WF_PNL, w]))
         out.sort()
         return [(key, pnl) for _, key, pnl in out]
 
@@ -173,10 +173,11 @@ class StrategyWatches:
     order_ids: dict[int, list[str]] = field(default_factory=dict)  # row -> its order ids
 
     def watch(
-        self, key: str, low: float, high: float, held: Mapping[str, tuple[float, float]] | None
-    ) -> None:
-        """Start watching `key` with the band [low, high] and, when restoring, the shares and
-        cost already held per symbol."""
+        self, key: str, low: float, high: float, held: Mapping[str, tuple[float, float]] | None,
+        per_cost: bool = False,
+    ) -> None:  # fmt: skip
+        """Start watching `key` with the band [low, high] (per dollar of the cost it holds,
+        with `per_cost`) and, when restoring, the shares and cost already held per symbol."""
         if key in self.rows:
             raise ValueError(f"watch {key!r} of strategy {self.sid!r} already exists")
         book = self.book
@@ -188,6 +189,7 @@ class StrategyWatches:
         f, i = book.f, book.i
         f[WF_LOW, w], f[WF_HIGH, w] = low, high
         i[WI_CHAIN, w], i[WI_FIRST, w], i[WI_LAST, w] = self.chain, -1, -1
+        i[WI_PER_COST, w] = 1 if per_cost else 0
         if held:
             for symbol, (qty, cost) in held.items():
                 e = self.held[w][symbol] = book.new_entry(w, book.slot_of.get(symbol, -1))

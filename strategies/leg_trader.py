@@ -49,8 +49,9 @@ class Position:
 class LegTrader(Strategy):
     """Subclass and call `open_position`; exits, fills and restarts are handled here.
 
-    Subclasses that override `on_fill` or `on_timer` call `super()` for the names they do not
-    handle (this class uses the timer names `exit:<key>` and `check`).
+    Subclasses that override `on_fill`, `on_timer` or `on_watch` call `super()` for what they do
+    not handle (this class uses the timer names `exit:<key>` and a watch per position, keyed by
+    `Position.key`, whose band is the stop: a loss of `stop_loss` of the position's cost).
     """
 
     config_class = LegTraderConfig
@@ -61,7 +62,6 @@ class LegTrader(Strategy):
         super().__init__(config)
         self.positions: dict[str, Position] = {}
         self._orders: dict[str, tuple[str, str]] = {}  # client order id -> (position key, leg)
-        self._checking = False
 
     def shares_for(self, symbol: str, direction: float) -> float:
         """Whole shares worth `notional` at the last price, signed by `direction` (0 if no price)."""
@@ -80,8 +80,18 @@ class LegTrader(Strategy):
         intent = self.ctx.submit(news_id, symbol, qty, "entry", reason=reason)
         self._orders[intent.client_order_id] = (position.key, "entry")
         self.ctx.set_timer(f"exit:{position.key}", now + int(self.config.hold_seconds * 1e9))
-        self._schedule_check(now)
+        self._watch(position)  # after the exit timer: its checks were always set after it
+        self.ctx.attach(intent.client_order_id, position.key)
         return True
+
+    def _watch(self, position: Position) -> None:
+        """Have the engine check the position's stop every `check_seconds`: a loss of
+        `stop_loss` of its cost (`on_watch` hears of it)."""
+        held = {position.symbol: (position.qty, position.cost)} if position.qty else None
+        self.ctx.watch(
+            position.key, low=-self.config.stop_loss, high=math.inf,
+            every_s=self.config.check_seconds, held=held, per_cost=True,
+        )  # fmt: skip
 
     def on_fill(self, fill: Fill) -> None:
         key, leg = self._orders.get(fill.client_order_id, ("", ""))
@@ -98,16 +108,10 @@ class LegTrader(Strategy):
     def on_timer(self, name: str, ts_ns: int) -> None:
         if name.startswith("exit:"):
             self.close(name.removeprefix("exit:"), "time")
-        elif name == "check":
-            self._checking = False
-            for position in list(self.positions.values()):
-                if position.closing or not position.qty:
-                    continue
-                pnl = position.qty * self.ctx.market.price(position.symbol) - position.cost
-                if pnl <= -self.config.stop_loss * abs(position.cost):
-                    self.close(position.key, "stop")
-            if any(not p.closing for p in self.positions.values()):
-                self._schedule_check(ts_ns)
+
+    def on_watch(self, key: str, pnl: float, ts_ns: int) -> None:
+        """A position lost `stop_loss` of its cost at a check."""
+        self.close(key, "stop")
 
     def close(self, key: str, why: str) -> None:
         """Close a position now (its filled shares; entries filling later are undone)."""
@@ -115,6 +119,7 @@ class LegTrader(Strategy):
         if position is None or position.closing:
             return
         position.closing = True
+        self.ctx.unwatch(key)
         if position.qty:
             self._send(position, -position.qty, f"exit-{why}")
         else:
@@ -123,11 +128,6 @@ class LegTrader(Strategy):
     def _send(self, position: Position, qty: float, leg: str) -> None:
         intent = self.ctx.submit(position.news_id, position.symbol, qty, leg, reason=leg)
         self._orders[intent.client_order_id] = (position.key, leg)
-
-    def _schedule_check(self, now_ns: int) -> None:
-        if not self._checking:
-            self._checking = True
-            self.ctx.set_timer("check", now_ns + int(self.config.check_seconds * 1e9))
 
     def on_save(self) -> dict[str, Any]:
         """Open positions and the order ids that belong to them."""
@@ -161,6 +161,9 @@ class LegTrader(Strategy):
             if not position.closing:
                 due = position.opened_ns + int(self.config.hold_seconds * 1e9)
                 self.ctx.set_timer(f"exit:{position.key}", max(now, due))
-                self._schedule_check(now)
+                self._watch(position)
         for cid, (key, leg) in state.get("orders", {}).items():
             self._orders[cid] = (key, leg)
+            owner = self.positions.get(key)
+            if owner is not None and not owner.closing:
+                self.ctx.attach(cid, key)

@@ -195,7 +195,7 @@ class ShockHedge(Strategy):
             self._watch(basket)
         for cid, (nid, _) in self._orders.items():
             if nid in self._open:
-                self.ctx.attach_order(cid, nid)
+                self.ctx.attach(cid, nid)
 
     def _close(self, news_id: str, why: str) -> None:
         basket = self.baskets.get(news_id)

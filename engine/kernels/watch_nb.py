@@ -8,8 +8,9 @@ watch's entries form a list in the order the watch first filled them):
 - `wf` float64 (WF_ROWS, capacity): per watch row its band (low, high) and its PnL at the last
   check; per entry row the shares and cost booked;
 - `wi` int64 (WI_ROWS, capacity): per watch row its chain (-1: row free), its first and last
-  entry (-1: none); per entry row the next entry of its watch (-1: the last) and the symbol's
-  market slot (-1: untracked);
+  entry (-1: none), whether its band scales with the cost it holds (1) and whether it left
+  the band at the last check (1); per entry row the next entry of its watch (-1: the last) and
+  the symbol's market slot (-1: untracked);
 - `chains` int64 (CH_ROWS, strategies): per strategy's chain the next check time (NEVER: not
   running), its timer sequence number and its period;
 - `meta` int64: the watch rows in use (free ones included) and the entries, the clock's next
@@ -37,7 +38,9 @@ WI_FIRST = 1
 WI_LAST = 2
 WI_NEXT = 3  # of an entry row
 WI_SLOT = 4
-WI_ROWS = 5
+WI_PER_COST = 5  # of a watch row: 1 when its band is per dollar of the cost it holds
+WI_OUT = 6  # of a watch row: 1 when it left its band at the last check of its chain
+WI_ROWS = 7
 
 CH_NEXT = 0
 CH_SEQ = 1
@@ -63,31 +66,39 @@ STATUS_ROOM = 2  # stopped for lack of room in the marks buffer: make room, call
 def chain_pnl_nb(
     chain: int, last_price: np.ndarray, wf: np.ndarray, wi: np.ndarray, meta: np.ndarray
 ) -> bool:
-    """Mark the watches of `chain` at the last prices into `wf[WF_PNL]`; True when one that
-    holds something has PnL at or below its low or at or above its high.
+    """Mark the watches of `chain` at the last prices into `wf[WF_PNL]` and whether each left
+    its band into `wi[WI_OUT]`; True when one did.
 
     A watch's PnL is the sum over its entries, in their order, of shares * last price - cost,
     the price NaN where the symbol has not traded (or is untracked), so no band is crossed;
-    NaN too while nothing has filled.
+    NaN too while nothing has filled. It leaves its band at PnL <= low or >= high, where a
+    band per cost is first multiplied by the sum of |cost| over the entries.
     """
     fails = False
     for w in range(meta[M_WATCHES]):
         if wi[WI_CHAIN, w] != chain:
             continue
+        wi[WI_OUT, w] = 0
         e = wi[WI_FIRST, w]
         if e < 0:
             wf[WF_PNL, w] = math.nan
             continue
         pnl = 0.0
+        scale = 0.0
         while e >= 0:
             s = wi[WI_SLOT, e]
             p = last_price[s] if s >= 0 else 0.0
             if not p > 0.0:
                 p = math.nan
             pnl += wf[WF_QTY, e] * p - wf[WF_COST, e]
+            scale += abs(wf[WF_COST, e])
             e = wi[WI_NEXT, e]
         wf[WF_PNL, w] = pnl
-        if pnl <= wf[WF_LOW, w] or pnl >= wf[WF_HIGH, w]:
+        low, high = wf[WF_LOW, w], wf[WF_HIGH, w]
+        if wi[WI_PER_COST, w] == 1:
+            low, high = low * scale, high * scale
+        if pnl <= low or pnl >= high:
+            wi[WI_OUT, w] = 1
             fails = True
     return fails
 

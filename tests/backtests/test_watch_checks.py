@@ -23,20 +23,23 @@ from engine.orders import Fill
 from engine.runtime import Engine
 from engine.scoring import Scorer
 from engine.strategy import Strategy, StrategyConfig, StrategyContext
+from strategies.fade import Fade, FadeConfig
+from strategies.news_momentum import NewsMomentum, NewsMomentumConfig
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig
 
 CHECK = "__check"
 
 
-class TimerWatched(ShockHedge):
-    """`shock_hedge` with the watch semantics written out in plain Python on ordinary timers
-    (the reference): a chain of "__check" timers started a period after a watch is added
-    while none runs, PnL of the fills booked per watch, `on_watch` for each watch out of its
-    band in the order they were added, the next check while a watch is left."""
+class PlainTimerWatches(Strategy):
+    """The watch semantics written out in plain Python on ordinary timers (the reference),
+    mixed into a strategy in place of the engine's: a chain of "__check" timers started a
+    period after a watch is added while none runs, PnL of the fills booked per watch,
+    `on_watch` for each watch out of its band in the order they were added, the next check
+    while a watch is left."""
 
     def __init__(self, config: StrategyConfig) -> None:
         super().__init__(config)
-        self.bands: dict[str, tuple[float, float]] = {}
+        self.bands: dict[str, tuple[float, float, bool]] = {}
         self.books: dict[str, dict[str, list[float]]] = {}  # key -> symbol -> [qty, cost]
         self.owner: dict[str, str] = {}  # order id -> key
         self.every_ns = 0
@@ -50,9 +53,9 @@ class TimerWatched(ShockHedge):
 
     def _add(
         self, key: str, low: float, high: float, every_ns: int,
-        held: Mapping[str, tuple[float, float]] | None,
+        held: Mapping[str, tuple[float, float]] | None, per_cost: bool = False,
     ) -> None:  # fmt: skip
-        self.bands[key] = (low, high)
+        self.bands[key] = (low, high, per_cost)
         self.books[key] = {s: [q, c] for s, (q, c) in (held or {}).items()}
         if not self.running:
             self.running, self.every_ns = True, every_ns
@@ -80,16 +83,33 @@ class TimerWatched(ShockHedge):
         self.running = False
         price = self.ctx.market.price
         for key in list(self.bands):
-            book = self.books[key]
+            book = self.books.get(key)
             if not book:
                 continue
             pnl = sum([q * price(s) - c for s, (q, c) in book.items()])
-            low, high = self.bands[key]
-            if (pnl <= low or pnl >= high) and key in self.bands:
+            low, high, per_cost = self.bands[key]
+            if per_cost:
+                scale = 0.0
+                for _, cost in book.values():
+                    scale += abs(cost)
+                low, high = low * scale, high * scale
+            if pnl <= low or pnl >= high:
                 self.on_watch(key, pnl, ts_ns)
         if self.bands:
             self.running = True
             self.ctx.set_timer(CHECK, ts_ns + self.every_ns)
+
+
+class TimerWatched(PlainTimerWatches, ShockHedge):
+    """`shock_hedge` on the plain-Python watches."""
+
+
+class TimerWatchedMomentum(PlainTimerWatches, NewsMomentum):
+    """`news_momentum` on the plain-Python watches."""
+
+
+class TimerWatchedFade(PlainTimerWatches, Fade):
+    """`fade` on the plain-Python watches."""
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +149,30 @@ def test_checks_in_the_fold_act_as_plain_timers_would(
     assert watched.fills == reference.fills
     assert watched.equity.equals(reference.equity)
     assert watched.blocked == reference.blocked
+
+
+@pytest.mark.parametrize(
+    ("watched_cls", "reference_cls", "config_cls", "exits"),
+    [
+        (NewsMomentum, TimerWatchedMomentum, NewsMomentumConfig, {"exit-stop", "exit-time"}),
+        (Fade, TimerWatchedFade, FadeConfig, {"exit-stop", "exit-time"}),
+    ],
+)
+def test_single_leg_stops_per_dollar_of_cost_act_as_plain_timers_would(
+    synth: tuple[Path, Path], scorer: Scorer, watched_cls: type, reference_cls: type,
+    config_cls: type, exits: set[str],
+) -> None:  # fmt: skip
+    """`news_momentum` and `fade` watch each position with a band per dollar of its cost."""
+    news, tape = load_news(synth[0]), load_tape(synth[1])
+    runs = []
+    for cls in (watched_cls, reference_cls):
+        config = config_cls(strategy_id="s", stop_loss=0.0015, check_seconds=20.0)
+        runs.append(run_backtest(news, tape, [cls(config)], scorer))
+    watched, reference = runs
+    assert exits <= {intent.leg for intent in watched.intents}
+    assert watched.intents == reference.intents
+    assert watched.fills == reference.fills
+    assert watched.equity.equals(reference.equity)
 
 
 def test_a_watch_never_fires_before_it_holds_anything_priced(
