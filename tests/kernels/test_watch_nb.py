@@ -31,20 +31,22 @@ fills = st.lists(
 
 @settings(max_examples=150, deadline=None)
 @given(fills=fills, last=st.lists(prices, min_size=6, max_size=6), chain_of=st.lists(
-    st.integers(0, 1), min_size=4, max_size=4), unwatched=st.sets(st.integers(0, 3)))  # fmt: skip
+    st.integers(0, 1), min_size=4, max_size=4), unwatched=st.sets(st.integers(0, 3)),
+    per_cost=st.lists(st.booleans(), min_size=4, max_size=4))  # fmt: skip
 def test_chain_pnl_matches_the_python_sum(
     fills: list[tuple[int, int, float, float]],
     last: list[float],
     chain_of: list[int],
     unwatched: set[int],
+    per_cost: list[bool],
 ) -> None:
     symbols = [f"S{i}" for i in range(5)] + ["UNTRACKED"]
     slot_of = {s: i for i, s in enumerate(symbols[:5])}
     book = WatchBook(slot_of)
     views = [book.for_strategy("a"), book.for_strategy("b")]
-    band = (-50.0, 75.0)
+    bands = [(-0.01, 0.02) if per_cost[w] else (-50.0, 75.0) for w in range(4)]
     for w in range(4):
-        views[chain_of[w]].watch(f"w{w}", *band, None)
+        views[chain_of[w]].watch(f"w{w}", *bands[w], None, per_cost[w])
         views[chain_of[w]].attach(f"o{w}", f"w{w}")
     held: list[dict[str, list[float]]] = [{} for _ in range(4)]  # first-fill order
     for w, s, qty, price in fills:
@@ -57,7 +59,7 @@ def test_chain_pnl_matches_the_python_sum(
     last_price = np.array(last[:5])
     for chain in (0, 1):
         fails = chain_pnl_nb(chain, last_price, book.wf, book.wi, book.meta)
-        expected_fails = False
+        out = []
         for w in range(4):
             if chain_of[w] != chain or w in unwatched:
                 continue
@@ -66,15 +68,16 @@ def test_chain_pnl_matches_the_python_sum(
             want = reference_pnl((q, c, p) for (q, c), p in zip(held[w].values(), px, strict=True))
             got = book.wf[WF_PNL, views[chain].rows[f"w{w}"]]
             assert (math.isnan(want) and math.isnan(got)) or got == want
-            expected_fails |= want <= band[0] or want >= band[1]
-        assert fails == expected_fails
-        failing = book.failing(chain, last_price)
-        assert [k for k, _ in failing] == [
-            f"w{w}" for w in range(4)
-            if chain_of[w] == chain and w not in unwatched
-            and (lambda p: p <= band[0] or p >= band[1])(
-                book.wf[WF_PNL, views[chain].rows[f"w{w}"]])
-        ]  # fmt: skip
+            low, high = bands[w]
+            if per_cost[w]:  # per dollar of the cost held: the sum of |cost|, in entry order
+                scale = 0.0
+                for _, cost in held[w].values():
+                    scale += abs(cost)
+                low, high = low * scale, high * scale
+            if want <= low or want >= high:
+                out.append(f"w{w}")
+        assert fails == bool(out)
+        assert [k for k, _ in book.failing(chain, last_price)] == out
 
 
 def test_the_next_check_is_the_earliest_then_the_first_set() -> None:
