@@ -6,8 +6,8 @@ side from `git worktree add /tmp/old <commit>`. Each side runs in a fresh proces
 (`--side DIR`: load, warm up, three full replays of `shock_hedge`, the best one's cpu time),
 old and new in turn, so a host that speeds up or slows down during the comparison hits both.
 The data is the issue's synthetic task, made once in `--data` if missing (as `bench.backtest`
-makes it). A refactor must print the same hash on both sides; `--set '{"hedge": "index"}'`
-passes strategy settings.
+makes it). A refactor must print the same hash on both sides; `--strategy news_momentum` replays
+another strategy, `--set '{"hedge": "index"}'` passes its settings.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from pathlib import Path
 DEFAULT_DATA = Path("/tmp/spillover-bench-data")
 
 
-def replay_side(data: Path, runs: int, settings: dict[str, object]) -> dict[str, object]:
+def replay_side(
+    data: Path, runs: int, settings: dict[str, object], strategy: str = "shock_hedge"
+) -> dict[str, object]:
     """Load the data, warm up, replay `runs` times; the hash and the cpu seconds of each."""
     from backtests.data import load_news, load_tape
     from backtests.runner import TradeTape, run_backtest
@@ -34,11 +36,11 @@ def replay_side(data: Path, runs: int, settings: dict[str, object]) -> dict[str,
     news, tape = load_news(data / "news.parquet"), load_tape(data / "trades.parquet")
     scorer = Scorer.load()
     head = TradeTape(tape.ts[:20_000], tape.slot[:20_000], tape.price[:20_000], tape.symbols)
-    run_backtest(news.head(20), head, [make_strategy("shock_hedge", settings)], scorer)
+    run_backtest(news.head(20), head, [make_strategy(strategy, settings)], scorer)
     cpu, digests = [], set()
     for _ in range(runs):
         t0 = time.process_time()
-        result = run_backtest(news, tape, [make_strategy("shock_hedge", settings)], scorer)
+        result = run_backtest(news, tape, [make_strategy(strategy, settings)], scorer)
         cpu.append(time.process_time() - t0)
         h = hashlib.sha256()
         for part in (result.shocks, result.intents, result.fills):
@@ -50,11 +52,12 @@ def replay_side(data: Path, runs: int, settings: dict[str, object]) -> dict[str,
     return {"hash": ",".join(sorted(digests)), "cpu": cpu, "fills": len(result.fills)}
 
 
-def _side(directory: str, data: Path, settings: str) -> dict[str, object]:
+def _side(directory: str, data: Path, settings: str, strategy: str) -> dict[str, object]:
     """One side in a fresh interpreter that runs this file (`--side`) with its imports from
     `directory` (the old side need not have this file)."""
     done = subprocess.run(
-        [sys.executable, __file__, "--side", directory, "--data", str(data), "--set", settings],
+        [sys.executable, __file__, "--side", directory, "--data", str(data), "--set", settings,
+         "--strategy", strategy],
         capture_output=True, text=True, check=False, cwd=directory,
     )  # fmt: skip
     if done.returncode != 0:
@@ -70,11 +73,12 @@ def main() -> None:
     parser.add_argument("--side", help=argparse.SUPPRESS)  # one side, in its own process
     parser.add_argument("--pairs", type=int, default=6, help="alternated old/new runs")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="synthetic task")
-    parser.add_argument("--set", default="{}", help="shock_hedge settings as JSON")
+    parser.add_argument("--strategy", default="shock_hedge", help="the strategy replayed")
+    parser.add_argument("--set", default="{}", help="the strategy's settings as JSON")
     args = parser.parse_args()
     if args.side:
         sys.path.insert(0, args.side)
-        print(json.dumps(replay_side(args.data, 3, json.loads(args.set))))
+        print(json.dumps(replay_side(args.data, 3, json.loads(args.set), args.strategy)))
         return
     if not (args.old and args.new):
         parser.error("give the old and the new checkout")
@@ -94,7 +98,7 @@ def main() -> None:
     hashes: dict[str, set[str]] = {"old": set(), "new": set()}
     for pair in range(args.pairs):
         for name, directory in (("old", args.old), ("new", args.new)):
-            got = _side(directory, args.data, args.set)
+            got = _side(directory, args.data, args.set, args.strategy)
             cpu = min(got["cpu"])  # type: ignore[type-var]
             best[name].append(cpu)
             hashes[name].add(str(got["hash"]))
