@@ -238,13 +238,10 @@ def _run(
                     limit, fill_ns + 1 if filling else limit, not filling, watches,
                 )  # fmt: skip
                 clock.seq = meta.item(M_SEQ)
-                if meta.item(M_STATUS) != STATUS_CHECK:
-                    if filling:
-                        advance(max(now(), fill_ns))
-                        on_fill(pop_fill())
-                        continue
-                else:
+                if meta.item(M_STATUS) == STATUS_CHECK:
                     limit = meta.item(M_FIRED_TS)
+                elif filling:
+                    continue  # folded up to the fill: it is the next event
             else:
                 # the trades before the limit, and the grid points before it (past the last
                 # trade, every one up to the limit)

@@ -19,8 +19,6 @@ from engine.kernels.market_nb import (
     G_LIMIT,
     G_N_MARKS,
     G_NEXT_MARK,
-    G_NEXT_SAMPLE,
-    G_PENDING,
     G_SIZE,
     G_STEP_MARK,
     S_COV_MKT,
@@ -199,16 +197,6 @@ class MarketState:
             self._prev_price, self.sector, self.n_sectors, self._cov_mkt, self._var_mkt,
             self._cov_sec, self._var_sec, self.beta_alpha, self.grid, self._marks,
         )  # fmt: skip
-
-    @property
-    def grid_idle(self) -> bool:
-        """True when no grid point is pending before the limit (`grid_until` has nothing to do)."""
-        if self._due is not None:
-            self.sync()
-        g = self.grid
-        return g is None or (
-            g[G_PENDING] < 0 and min(g[G_NEXT_MARK], g[G_NEXT_SAMPLE]) > g[G_LIMIT]
-        )
 
     @property
     def mark_times(self) -> np.ndarray:

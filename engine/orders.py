@@ -38,10 +38,12 @@ class OrderIntent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     client_order_id: str = ""
 
     def __post_init__(self) -> None:
-        # computed once here rather than on every use (submission, fill, booking); the body of
-        # `client_order_id`, inline: one Python call fewer for every order of a replay
-        key = f"{self.strategy_id}|{self.news_id}|{self.symbol}|{self.leg}"
-        force_setattr(self, "client_order_id", f"so-{sha1(key.encode()).hexdigest()[:28]}")
+        # computed once here rather than on every use (submission, fill, booking)
+        force_setattr(
+            self,
+            "client_order_id",
+            client_order_id(self.strategy_id, self.news_id, self.symbol, self.leg),
+        )
 
 
 class Fill(msgspec.Struct, frozen=True, kw_only=True, gc=False):

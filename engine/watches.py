@@ -74,9 +74,7 @@ class WatchBook:
     wf: np.ndarray = field(default_factory=lambda: np.zeros((WF_ROWS, 64)))
     wi: np.ndarray = field(default_factory=lambda: np.full((WI_ROWS, 64), -1, np.int64))
     chains: np.ndarray = field(default_factory=lambda: np.zeros((CH_ROWS, 0), np.int64))
-    meta: np.ndarray = field(default_factory=_new_meta)
-    n_rows: int = 0  # watch rows in use, free ones included (`meta` holds the same)
-    n_entries: int = 0
+    meta: np.ndarray = field(default_factory=_new_meta)  # counts: M_WATCHES rows, M_ENTRIES
     free: list[int] = field(default_factory=list)  # watch rows to reuse
     strategies: list[StrategyWatches] = field(default_factory=list)  # by chain
     # the same memory as `wf` and `wi`, for one number at a time (a numpy item costs 3x more);
@@ -106,7 +104,7 @@ class WatchBook:
             return []
         f, i, out = self.f, self.i, []
         keys, added = self.strategies[chain].keys, self.strategies[chain].added
-        for w in range(self.n_rows):
+        for w in range(self.m[M_WATCHES]):
             if i[WI_CHAIN, w] == chain and i[WI_OUT, w]:
                 out.append((added[w], keys[w], f[WF_PNL, w]))
         out.sort()
@@ -121,18 +119,17 @@ class WatchBook:
         """A watch row: a free one, or a new one."""
         if self.free:
             return self.free.pop()
-        w = self.n_rows
+        w: int = self.m[M_WATCHES]
         self._grow(w)
-        self.n_rows = self.m[M_WATCHES] = w + 1
+        self.m[M_WATCHES] = w + 1
         return w
 
     def new_entry(self, w: int, slot: int) -> int:
         """A new entry (no shares, no cost) for market slot `slot` at the end of watch row
         `w`'s list."""
-        e = self.n_entries
-        if e >= self.wf.shape[1]:
-            self._grow(e)
-        self.n_entries = self.m[M_ENTRIES] = e + 1
+        e: int = self.m[M_ENTRIES]
+        self._grow(e)
+        self.m[M_ENTRIES] = e + 1
         # an entry column is used once: its shares and cost are still 0 and its next -1 (as
         # `_grow` made them), so only the slot and the links are written
         i = self.i
@@ -192,8 +189,8 @@ class StrategyWatches:
         i[WI_PER_COST, w] = 1 if per_cost else 0
         if held:
             for symbol, (qty, cost) in held.items():
-                e = self.held[w][symbol] = book.new_entry(w, book.slot_of.get(symbol, -1))
-                book.f[WF_QTY, e], book.f[WF_COST, e] = qty, cost
+                e = self._entry(w, symbol)
+                f[WF_QTY, e], f[WF_COST, e] = qty, cost
 
     def unwatch(self, key: str) -> None:
         """Stop watching `key`; its orders' later fills are not booked. Unknown keys are
@@ -206,7 +203,8 @@ class StrategyWatches:
         self.live -= 1
         orders = self.orders
         for order_id in self.order_ids[w]:
-            del orders[order_id]
+            if orders.get(order_id) == w:  # not attached to another watch since
+                del orders[order_id]
 
     def attach(self, order_id: str, key: str) -> None:
         """Book the fills of order `order_id` to watch `key`."""
@@ -221,11 +219,15 @@ class StrategyWatches:
         w = self.orders.get(order_id)
         if w is None:
             return
-        held = self.held[w]
-        e = held.get(symbol)
+        e = self.held[w].get(symbol)
         if e is None:
-            book = self.book
-            e = held[symbol] = book.new_entry(w, book.slot_of.get(symbol, -1))
+            e = self._entry(w, symbol)
         f = self.book.f
         f[WF_QTY, e] += qty
         f[WF_COST, e] += qty * price
+
+    def _entry(self, w: int, symbol: str) -> int:
+        """A new entry of watch row `w` for `symbol`."""
+        book = self.book
+        e = self.held[w][symbol] = book.new_entry(w, book.slot_of.get(symbol, -1))
+        return e

@@ -64,7 +64,7 @@ class ShockHedge(Strategy):
     def _watch(self, basket: _Basket) -> None:
         """Have the engine check the basket's PnL against the stop and take-profit every
         `check_seconds` (`on_watch` hears of a breach); a restored basket brings what it
-        holds."""
+        holds, a new one nothing."""
         held = {s: (q, basket.cost.get(s, 0.0)) for s, q in basket.qty.items()}
         self.ctx.watch(
             basket.news_id, low=self._stop, high=self._take, every_s=self.config.check_seconds,
@@ -115,7 +115,7 @@ class ShockHedge(Strategy):
         price, submit, orders = ctx.market.price, ctx.submit, self._orders
         now = ctx.clock.now_ns()
         basket = _Basket(news_id, opened_ns=now)
-        ctx.watch(news_id, low=self._stop, high=self._take, every_s=self.config.check_seconds)
+        self._watch(basket)
         for symbol, notional in targets.items():
             qty = float(math.floor(abs(notional) / price(symbol))) * math.copysign(1, notional)
             if qty == 0:

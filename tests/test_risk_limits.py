@@ -12,21 +12,13 @@ from engine.orders import Fill, OrderIntent
 from engine.runtime import Engine, RiskLimits
 from engine.scoring import Scorer
 from engine.strategy import Strategy, StrategyConfig
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[OrderIntent] = []
-
-    def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
-        self.sent.append(intent)
-        return True
+from tests.support.engine_parts import RecordingBroker
 
 
 def test_orders_that_reduce_a_position_pass_even_over_the_gross_limit(mini_scorer: Scorer) -> None:
     market = MarketState(["AAA", "BBB"], ["x", "x"])
     market.on_trades(np.array([0, 1]), np.array([1, 1]), np.array([100.0, 100.0]))
-    broker = Recorder()
+    broker = RecordingBroker()
     engine = Engine(mini_scorer, market, SimClock(10), broker,
                     RiskLimits(max_symbol_notional=50_000, max_gross_notional=60_000))  # fmt: skip
     strategy = Strategy(StrategyConfig(strategy_id="s"))
@@ -62,7 +54,7 @@ def test_the_gross_limit_blocks_exactly_as_numpy_sums_the_book(
     symbols = [f"S{i}" for i in range(30)]
     market = MarketState(symbols, ["x"] * 30)
     market.on_trades(np.arange(30), np.ones(30, np.int64), np.array(prices))
-    engine = Engine(mini_scorer, market, SimClock(10), Recorder(),
+    engine = Engine(mini_scorer, market, SimClock(10), RecordingBroker(),
                     RiskLimits(max_symbol_notional=1e12, max_gross_notional=1e12))  # fmt: skip
     strategy = Strategy(StrategyConfig(strategy_id="s"))
     engine.add_strategy(strategy)

@@ -13,6 +13,7 @@ from engine.orders import Fill, OrderIntent
 from engine.runtime import Engine
 from engine.strategy import Strategy, StrategyConfig
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig
+from tests.support.engine_parts import RecordingBroker
 
 S = 1_000_000_000
 
@@ -24,15 +25,6 @@ class Now:
         return self.t
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[OrderIntent] = []
-
-    def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
-        self.sent.append(intent)
-        return True
-
-
 class Watcher(Strategy):
     def __init__(self, config: StrategyConfig) -> None:
         super().__init__(config)
@@ -42,8 +34,8 @@ class Watcher(Strategy):
         self.heard.append((key, pnl, ts_ns))
 
 
-def _engine() -> tuple[Engine, Now, MarketState, Recorder, Watcher]:
-    clock, market, broker = Now(), MarketState(["A", "B"], ["tech", "tech"]), Recorder()
+def _engine() -> tuple[Engine, Now, MarketState, RecordingBroker, Watcher]:
+    clock, market, broker = Now(), MarketState(["A", "B"], ["tech", "tech"]), RecordingBroker()
     engine = Engine(None, market, clock, broker)  # type: ignore[arg-type]
     watcher = Watcher(StrategyConfig(strategy_id="w"))
     engine.add_strategy(watcher)
@@ -129,7 +121,7 @@ def test_watch_mistakes_are_refused_with_what_to_fix() -> None:
 
 
 def test_a_restored_basket_is_watched_with_what_it_holds() -> None:
-    clock, market, broker = Now(), MarketState(["A", "B"], ["tech", "tech"]), Recorder()
+    clock, market, broker = Now(), MarketState(["A", "B"], ["tech", "tech"]), RecordingBroker()
     _trade(market, 0, 0, 10.0)
     _trade(market, 1, 0, 20.0)
     config = ShockHedgeConfig(strategy_id="h", stop_loss=0.001, check_seconds=60)
@@ -159,7 +151,7 @@ def test_a_restored_basket_is_watched_with_what_it_holds() -> None:
 
 def test_a_zero_stop_and_take_profit_close_at_the_first_check() -> None:
     """shock_hedge with stop_loss = take_profit = 0: a band of [-0, 0] that any PnL leaves."""
-    clock, market, broker = Now(), MarketState(["A"], ["tech"]), Recorder()
+    clock, market, broker = Now(), MarketState(["A"], ["tech"]), RecordingBroker()
     _trade(market, 0, 0, 10.0)
     engine = Engine(None, market, clock, broker)  # type: ignore[arg-type]
     config = ShockHedgeConfig(strategy_id="h", stop_loss=0.0, take_profit=0.0, check_seconds=1)

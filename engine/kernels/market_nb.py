@@ -14,7 +14,6 @@ from numba import njit
 
 from engine.kernels.watch_nb import (
     CH_NEXT,
-    M_FIRED_CHAIN,
     M_FIRED_TS,
     M_NEED,
     M_STATUS,
@@ -384,11 +383,28 @@ def fold_to_nb(
         return -1
     skipped[0] += skipped_now
     if j < ts.shape[0]:
-        _boundaries_before_nb(
-            ts[j], ts[j], True, grid, marks, state[S_LAST_PRICE], state[S_PREV_PRICE], sector,
-            n_sectors, state[S_COV_MKT], var_mkt, state[S_COV_SEC], state[S_VAR_SEC], params[1],
-        )  # fmt: skip
+        _grid_before_trade_nb(j, ts, state, var_mkt, sector, n_sectors, params, grid, marks)
     return j
+
+
+@njit(cache=True)
+def _grid_before_trade_nb(
+    k: int,
+    ts: np.ndarray,
+    state: np.ndarray,
+    var_mkt: np.ndarray,
+    sector: np.ndarray,
+    n_sectors: int,
+    params: np.ndarray,
+    grid: np.ndarray,
+    marks: np.ndarray,
+) -> None:
+    """Take the grid points before trade `k` (and before the grid's limit), the trades before
+    it being folded: `_boundaries_before_nb` with the float state's rows."""
+    _boundaries_before_nb(
+        ts[k], ts[k], True, grid, marks, state[S_LAST_PRICE], state[S_PREV_PRICE], sector,
+        n_sectors, state[S_COV_MKT], var_mkt, state[S_COV_SEC], state[S_VAR_SEC], params[1],
+    )  # fmt: skip
 
 
 @njit(cache=True)
@@ -407,23 +423,17 @@ def _grid_at_timer_nb(
     """The grid's steps around a timer at `at` that the replay handles (the trades before it
     folded, `k` the next): the points before it, then the one at it, as the runner takes them
     (`fold_to_nb` with limit `at`, `grid_until` past the last trade, the timer, then
-    `grid_until` at the limit). A timer ends a quiet stretch, so a check that calls nothing
-    still leaves the grid as a timer there always did."""
+    `grid_until` at the limit; taking the points before the limit twice is taking them once).
+    A timer ends a quiet stretch, so a check that calls nothing still leaves the grid as a
+    timer there always did."""
     n = ts.shape[0]
-    end = ts[n - 1] + 1 if n > 0 else at
-    last_price, prev_price = state[S_LAST_PRICE], state[S_PREV_PRICE]
-    cov_mkt, cov_sec, var_sec = state[S_COV_MKT], state[S_COV_SEC], state[S_VAR_SEC]
+    t_next = ts[k] if k < n else (ts[n - 1] + 1 if n > 0 else at)  # past the last: the end
     grid[G_LIMIT] = at
-    t_next = ts[k] if k < n else end
-    _boundaries_before_nb(
-        t_next, t_next, k < n, grid, marks, last_price, prev_price, sector, n_sectors, cov_mkt,
-        var_mkt, cov_sec, var_sec, params[1],
+    grid_until_nb(
+        t_next, t_next, k < n, True, state[S_LAST_PRICE], state[S_PREV_PRICE], sector,
+        n_sectors, state[S_COV_MKT], var_mkt, state[S_COV_SEC], state[S_VAR_SEC], params[1],
+        grid, marks,
     )  # fmt: skip
-    if min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) == at:
-        grid_until_nb(
-            t_next, t_next, k < n, True, last_price, prev_price, sector, n_sectors, cov_mkt,
-            var_mkt, cov_sec, var_sec, params[1], grid, marks,
-        )  # fmt: skip
 
 
 @njit(cache=True)
@@ -450,17 +460,19 @@ def fold_to_checked_nb(
     wi: np.ndarray,
     meta: np.ndarray,
 ) -> int:
-    """`fold_to_nb` (with `tail`; `fold_span_nb` without) over the trades of `lo:hi` before
-    `until`, running on the way the watch checks due before `until` (layout:
-    `engine.kernels.watch_nb`). A check sees the trades before its time, as a timer does.
+    """`fold_to_nb` (with `tail`, where `until` is the limit; `fold_span_nb` without) over the
+    trades of `lo:hi` before `until`, running on the way the watch checks due before `until`
+    (layout: `engine.kernels.watch_nb`). A check sees the trades before its time, as a timer
+    does.
 
     A check that finds every watch in its band moves its chain on (`pass_check_nb`) and the
     fold goes on; at one that finds a watch out of its band the fold stops: the trades before
     it are folded, the grid's limit is set to its time and the grid points before it taken (as
-    `fold_to_nb` with that limit), `meta` says which chain and when (`M_STATUS` =
-    `STATUS_CHECK`), and the caller fires it. `M_STATUS` is `STATUS_DONE` when the fold reached
-    `until`, `STATUS_ROOM` when `marks` lacks room (trades before the index returned are
-    folded: make room, call again from there). Returns the index of the first trade not folded.
+    `fold_to_nb` with that limit), `meta` says when (`M_STATUS` = `STATUS_CHECK`), and the
+    caller fires it (the chain due first, `next_check_nb`). `M_STATUS` is `STATUS_DONE` when
+    the fold reached `until`, `STATUS_ROOM` when `marks` lacks room (trades before the index
+    returned are folded: make room, call again from there). Returns the index of the first
+    trade not folded.
     """
     grid[G_LIMIT] = limit
     last_price = state[S_LAST_PRICE]
@@ -479,47 +491,32 @@ def fold_to_checked_nb(
         if marks.shape[0] - grid[G_N_MARKS] < need:
             meta[M_STATUS], meta[M_NEED] = STATUS_ROOM, need
             return k
-        done = fold_span_nb(
+        # room checked above: the fold's own check (2 * trades + 8) passes
+        skipped[0] += fold_span_nb(
             slots, ts, price, k, j, state, last_ts, var_mkt, sector, n_sectors, params, grid,
             marks,
         )  # fmt: skip
-        if done < 0:
-            meta[M_STATUS], meta[M_NEED] = STATUS_ROOM, 2 * (j - k) + 8
-            return k
-        skipped[0] += done
         k = j
         if chain_pnl_nb(c, last_price, wf, wi, meta):
-            grid[G_LIMIT] = at
+            grid[G_LIMIT] = at  # as `fold_to_nb` with the check's time as the limit
             if k < ts.shape[0]:
-                _boundaries_before_nb(
-                    ts[k], ts[k], True, grid, marks, last_price, state[S_PREV_PRICE], sector,
-                    n_sectors, state[S_COV_MKT], var_mkt, state[S_COV_SEC], state[S_VAR_SEC],
-                    params[1],
-                )  # fmt: skip
-            meta[M_FIRED_CHAIN], meta[M_FIRED_TS], meta[M_STATUS] = c, at, STATUS_CHECK
+                _grid_before_trade_nb(k, ts, state, var_mkt, sector, n_sectors, params, grid, marks)
+            meta[M_FIRED_TS], meta[M_STATUS] = at, STATUS_CHECK
             return k
         pass_check_nb(c, chains, wi, meta)
         _grid_at_timer_nb(
             at, k, ts, state, var_mkt, sector, n_sectors, params, grid, marks
         )  # fmt: skip
         grid[G_LIMIT] = limit
-    if tail:
-        j = fold_to_nb(
-            slots, ts, price, k, hi, until, state, last_ts, var_mkt, sector, n_sectors, params,
-            grid, marks, skipped,
-        )  # fmt: skip
-        if j < 0:
-            meta[M_STATUS], meta[M_NEED] = STATUS_ROOM, 2 * (hi - k) + 8
-            return k
-    else:
-        j = search_nb(ts, k, hi, until, False)
-        done = fold_span_nb(
-            slots, ts, price, k, j, state, last_ts, var_mkt, sector, n_sectors, params, grid,
-            marks,
-        )  # fmt: skip
-        if done < 0:
-            meta[M_STATUS], meta[M_NEED] = STATUS_ROOM, 2 * (j - k) + 8
-            return k
-        skipped[0] += done
+    j = search_nb(ts, k, hi, until, False)
+    done = fold_span_nb(
+        slots, ts, price, k, j, state, last_ts, var_mkt, sector, n_sectors, params, grid, marks
+    )
+    if done < 0:
+        meta[M_STATUS], meta[M_NEED] = STATUS_ROOM, 2 * (j - k) + 8
+        return k
+    skipped[0] += done
+    if tail and j < ts.shape[0]:  # `fold_to_nb`'s last step (`until` is the limit)
+        _grid_before_trade_nb(j, ts, state, var_mkt, sector, n_sectors, params, grid, marks)
     meta[M_STATUS] = STATUS_DONE
     return j

@@ -50,12 +50,11 @@ CH_ROWS = 3
 M_WATCHES = 0
 M_ENTRIES = 1
 M_SEQ = 2  # the clock's next timer sequence number (checks moved by a fold draw from it)
-M_FIRED_CHAIN = 3  # a fold stopped at a check that leaves a band: its chain
-M_FIRED_TS = 4
-M_STATUS = 5
-M_NEED = 6  # with STATUS_ROOM: the free marks the fold needs
-M_NEXT = 7  # the next check of any chain (NEVER: none runs)
-M_SIZE = 8
+M_FIRED_TS = 3  # a fold stopped at a check that leaves a band: its time
+M_STATUS = 4
+M_NEED = 5  # with STATUS_ROOM: the free marks the fold needs
+M_NEXT = 6  # the next check of any chain (NEVER: none runs)
+M_SIZE = 7
 
 STATUS_DONE = 0  # folded up to the limit
 STATUS_CHECK = 1  # stopped at a check some watch fails (trades before it folded)

@@ -17,6 +17,7 @@ from engine.orders import Fill
 from engine.scoring import Scorer
 from engine.strategy import Strategy, StrategyConfig
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig
+from tests.support.engine_parts import no_news
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +53,6 @@ def test_frame_and_tape_replay_the_same(synth: tuple[Path, Path], scorer: Scorer
     assert len(a.fills) > 0
 
 
-def _no_news() -> pl.DataFrame:
-    return pl.DataFrame(
-        {"id": [], "headline": [], "summary": [], "symbols": [], "source": [], "ts_event": []},
-        schema={"id": pl.String, "headline": pl.String, "summary": pl.String,
-                "symbols": pl.List(pl.String), "source": pl.String, "ts_event": pl.Int64},
-    )  # fmt: skip
-
-
 class _Recorder(Strategy):
     """Buys A at 5 and B at 30 (on timers); sends a follow-up on its first fill; records when
     it hears of each fill and the last trade it could see then."""
@@ -92,7 +85,7 @@ def test_fills_reach_strategies_at_their_time_and_one_sent_on_a_fill_comes_first
         symbols=["A", "B"],
     )
     spy = _Recorder(StrategyConfig(strategy_id="s"))
-    result = run_backtest(_no_news(), tape, [spy], scorer, venue=VenueSettings(latency_ns=5))
+    result = run_backtest(no_news(), tape, [spy], scorer, venue=VenueSettings(latency_ns=5))
     # A fills at 10 (sent at 5), the follow-up (sent at 10) at 20, B (sent at 30) at 40; each
     # heard at its time, having seen the trades up to it (those at the same time included)
     assert spy.heard == [(10, 10, 10), (20, 20, 20), (40, 40, 40)]
@@ -128,7 +121,7 @@ def test_a_timer_set_on_a_fill_sees_no_trade_after_its_time(scorer: Scorer) -> N
         symbols=["A"],
     )
     spy = _TimerOnFill(StrategyConfig(strategy_id="s"))
-    run_backtest(_no_news(), tape, [spy], scorer, venue=VenueSettings(latency_ns=1))
+    run_backtest(no_news(), tape, [spy], scorer, venue=VenueSettings(latency_ns=1))
     assert spy.seen == [("buy", 5, 0), ("after-fill", 11, 10)]
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pytest
 
 from backtests.data import TradeTape, load_news, load_tape
@@ -26,6 +25,7 @@ from engine.strategy import Strategy, StrategyConfig, StrategyContext
 from strategies.fade import Fade, FadeConfig
 from strategies.news_momentum import NewsMomentum, NewsMomentumConfig
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig
+from tests.support.engine_parts import no_news
 
 CHECK = "__check"
 
@@ -227,14 +227,6 @@ EXPECTED = [
 ]  # fmt: skip
 
 
-def _no_news() -> pl.DataFrame:
-    return pl.DataFrame(
-        {"id": [], "headline": [], "summary": [], "symbols": [], "source": [], "ts_event": []},
-        schema={"id": pl.String, "headline": pl.String, "summary": pl.String,
-                "symbols": pl.List(pl.String), "source": pl.String, "ts_event": pl.Int64},
-    )  # fmt: skip
-
-
 def _tape() -> TradeTape:
     return TradeTape(
         ts=np.arange(0, 100, 5, dtype=np.int64),
@@ -246,7 +238,7 @@ def _tape() -> TradeTape:
 
 def test_a_check_runs_in_its_place_among_timers_due_at_its_time(scorer: Scorer) -> None:
     spy = _Ordered(StrategyConfig(strategy_id="s"))
-    run_backtest(_no_news(), _tape(), [spy], scorer, venue=VenueSettings(latency_ns=1))
+    run_backtest(no_news(), _tape(), [spy], scorer, venue=VenueSettings(latency_ns=1))
     # the check at 22 (set between the two timers) fires between them; the one at 42 was set
     # at 22 by the chain, before "late"; the chain ends after the check at 62
     assert spy.calls == EXPECTED
