@@ -1,7 +1,7 @@
 """Per-symbol market state folded from tick batches: last price, volatility, betas.
 
 Python touches a batch, never a tick: `MarketState.on_trades` hands whole arrays to
-`engine.kernels.market_nb`. In a backtest (`start_grid`) the same fold takes the beta samples and
+`engine.kernels.market_nb`. In a backtest (`start_grid`) the same fold takes the return samples and
 equity-mark times on fixed grids. `reference_fold`, `reference_sample`, `reference_grid` and
 `reference_equity_at` are the plain-Python twins the kernel tests compare against.
 """
@@ -28,13 +28,16 @@ from engine.kernels.market_nb import (
     S_ROWS,
     S_VAR_RATE,
     S_VAR_SEC,
+    T_LAST,
+    T_ROWS,
+    T_VOL,
     fold_grid_nb,
     fold_span_nb,
     fold_to_checked_nb,
     fold_to_nb,
     fold_trades_nb,
     grid_until_nb,
-    sample_betas_nb,
+    sample_returns_nb,
     search_nb,
 )
 from engine.kernels.watch_nb import M_NEED, M_STATUS, STATUS_ROOM
@@ -85,7 +88,9 @@ class MarketState:
         # argument for six (each row is a contiguous view, used as its own array)
         self._state = np.zeros((S_ROWS, n))
         self._last_price = self._state[S_LAST_PRICE]
-        self._last_ts = np.zeros(n, np.int64)
+        self._times = np.zeros((T_ROWS, n), np.int64)
+        self._last_ts = self._times[T_LAST]
+        self._vol_ts = self._times[T_VOL]
         self._var_rate = self._state[S_VAR_RATE]
         self._prev_price = self._state[S_PREV_PRICE]
         self._cov_mkt = self._state[S_COV_MKT]
@@ -103,8 +108,9 @@ class MarketState:
 
     last_price = _Synced("Last traded price per slot (0: none yet).")
     last_ts = _Synced("Time of the last trade per slot.")
-    var_rate = _Synced("EWMA of squared log returns per second, per slot.")
-    prev_price = _Synced("Price per slot at the last beta sample.")
+    var_rate = _Synced("EWMA of squared sampled log returns per second, per slot.")
+    vol_ts = _Synced("Time of the sample that last updated `var_rate`, per slot (0: none).")
+    prev_price = _Synced("Price per slot at the last return sample.")
     cov_mkt = _Synced("EWMA covariance with the market's returns, per slot.")
     var_mkt = _Synced("EWMA variance of the market's returns (one value).")
     cov_sec = _Synced("EWMA covariance with the sector peers' returns, per slot.")
@@ -148,7 +154,7 @@ class MarketState:
         return lo
 
     def start_grid(self, start_ns: int, mark_every_ns: int, sample_every_ns: int) -> None:
-        """Take beta samples (and record equity-mark times) on fixed grids while folding trades.
+        """Take return samples (betas, volatility) (and record equity-mark times) on fixed grids while folding trades.
 
         The backtest runner uses this instead of calling `sample` between batches: a stretch
         with no trade and no event keeps only its first and last grid point. Before each batch,
@@ -193,9 +199,9 @@ class MarketState:
         assert self.grid is not None
         self._room(None, max(next_ts, end_ns))
         grid_until_nb(
-            next_ts, next_ts if has_next else end_ns, has_next, at_limit, self._last_price,
-            self._prev_price, self.sector, self.n_sectors, self._cov_mkt, self._var_mkt,
-            self._cov_sec, self._var_sec, self.beta_alpha, self.grid, self._marks,
+            next_ts, next_ts if has_next else end_ns, has_next, at_limit, self._state,
+            self._times, self._var_mkt, self.sector, self.n_sectors, self._params, self.grid,
+            self._marks,
         )  # fmt: skip
 
     @property
@@ -215,15 +221,12 @@ class MarketState:
         if self._due is not None:
             self.sync()
         if self.grid is None:
-            self._skipped_count += fold_trades_nb(
-                slots, ts, price, self._last_price, self._last_ts, self._var_rate, self.halflife_ns
-            )
+            self._skipped_count += fold_trades_nb(slots, ts, price, self._last_price, self._last_ts)
             return
         self._room(ts.shape[0], int(ts[-1]) if ts.shape[0] else 0)
         self._skipped_count += fold_grid_nb(
-            slots, ts, price, self._last_price, self._last_ts, self._var_rate, self.halflife_ns,
-            self._prev_price, self.sector, self.n_sectors, self._cov_mkt, self._var_mkt,
-            self._cov_sec, self._var_sec, self.beta_alpha, self.grid, self._marks,
+            slots, ts, price, self._state, self._times, self._var_mkt, self.sector,
+            self.n_sectors, self._params, self.grid, self._marks,
         )  # fmt: skip
 
     def fold(self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray, lo: int, hi: int) -> None:
@@ -233,7 +236,7 @@ class MarketState:
             self.sync()
         if self.grid is not None:
             skipped = fold_span_nb(
-                slots, ts, price, lo, hi, self._state, self._last_ts, self._var_mkt, self.sector,
+                slots, ts, price, lo, hi, self._state, self._times, self._var_mkt, self.sector,
                 self.n_sectors, self._params, self.grid, self._marks,
             )  # fmt: skip
             if skipped >= 0:
@@ -251,7 +254,7 @@ class MarketState:
         lo = self._merge_due(lo, limit)
         assert self.grid is not None, "fold_to needs the grid (start_grid)"
         j = fold_to_nb(
-            slots, ts, price, lo, hi, limit, self._state, self._last_ts, self._var_mkt,
+            slots, ts, price, lo, hi, limit, self._state, self._times, self._var_mkt,
             self.sector, self.n_sectors, self._params, self.grid, self._marks, self._skipped_nb,
         )  # fmt: skip
         if j >= 0:
@@ -276,7 +279,7 @@ class MarketState:
         meta = watches.meta
         while True:
             j: int = fold_to_checked_nb(
-                slots, ts, price, lo, hi, limit, until, tail, self._state, self._last_ts,
+                slots, ts, price, lo, hi, limit, until, tail, self._state, self._times,
                 self._var_mkt, self.sector, self.n_sectors, self._params, self.grid,
                 self._marks, self._skipped_nb, watches.chains, watches.wf, watches.wi, meta,
             )  # fmt: skip
@@ -294,13 +297,14 @@ class MarketState:
             self.sync()
         return self._skipped_count + int(self._skipped_nb[0])
 
-    def sample(self) -> None:
-        """Take a return sample on the common clock (call it every fixed interval)."""
+    def sample(self, now_ns: int) -> None:
+        """Take a sample at `now_ns` of the returns since the previous one, for the betas
+        and volatilities (call it every fixed interval: the daemon and backtests every 60 s)."""
         if self._due is not None:
             self.sync()
-        sample_betas_nb(
-            self._last_price, self._prev_price, self.sector, self.n_sectors,
-            self._cov_mkt, self._var_mkt, self._cov_sec, self._var_sec, self.beta_alpha,
+        sample_returns_nb(
+            now_ns, self._state, self._times, self._var_mkt, self.sector, self.n_sectors,
+            self._params,
         )  # fmt: skip
 
     def _exposures(self, positions: dict[str, float]) -> np.ndarray:
@@ -330,7 +334,7 @@ class MarketState:
         return p if p > 0 else math.nan
 
     def daily_vol(self, symbol: str) -> float:
-        """Volatility of a 6.5-hour session implied by the recent trade-to-trade returns."""
+        """Volatility of a 6.5-hour session implied by the recent sampled returns."""
         if self._due is not None:
             self.sync()
         s = self.slot.get(symbol)
@@ -357,49 +361,51 @@ class MarketState:
 
 
 def reference_fold(
-    slots: Sequence[int], ts: Sequence[int], price: Sequence[float], n: int, halflife_ns: float
-) -> tuple[list[float], list[int], list[float], int]:
+    slots: Sequence[int], ts: Sequence[int], price: Sequence[float], n: int
+) -> tuple[list[float], list[int], int]:
     """Plain-Python twin of `fold_trades_nb` from an empty state."""
-    last_p, last_t, var = [0.0] * n, [0] * n, [0.0] * n
+    last_p, last_t = [0.0] * n, [0] * n
     skipped = 0
     for s, t, p in zip(slots, ts, price, strict=True):
-        if s < 0 or not (p > 0.0) or not math.isfinite(p):
+        if s < 0 or not (p > 0.0) or not math.isfinite(p) or (last_p[s] > 0.0 and t < last_t[s]):
             skipped += 1
             continue
-        if last_p[s] > 0.0:
-            if t < last_t[s]:
-                skipped += 1
-                continue
-            if t > last_t[s]:
-                r = math.log(p / last_p[s])
-                alpha = 1.0 - math.exp(-math.log(2.0) * (t - last_t[s]) / halflife_ns)
-                var[s] += alpha * (r * r / ((t - last_t[s]) * 1e-9) - var[s])
         last_p[s], last_t[s] = p, t
-    return last_p, last_t, var, skipped
+    return last_p, last_t, skipped
 
 
 def reference_sample(
+    b: int,
     last: Sequence[float],
     prev: Sequence[float],
     sector: Sequence[int],
-    cov_mkt: list[float],
-    var_mkt: list[float],
-    cov_sec: list[float],
-    var_sec: list[float],
+    vol: dict[str, list[Any]],
+    beta: dict[str, list[float]],
+    halflife_ns: float,
     alpha: float,
 ) -> list[float]:
-    """Plain-Python twin of `sample_betas_nb`; updates the lists in place, returns new prev."""
+    """Plain-Python twin of `sample_returns_nb` at time `b`; updates `vol` (`var_rate`,
+    `vol_ts`) and `beta` (`cov_mkt`, `var_mkt`, `cov_sec`, `var_sec`) in place, returns the
+    new previous prices."""
     rets = {s: math.log(last[s] / prev[s]) for s in range(len(last)) if last[s] > 0 and prev[s] > 0}
+    for s in range(len(last)):
+        if last[s] > 0 and not prev[s] > 0:
+            vol["vol_ts"][s] = b
+        elif s in rets and rets[s] != 0.0 and b > vol["vol_ts"][s]:
+            dt = b - vol["vol_ts"][s]
+            weight = 1.0 - math.exp(-math.log(2.0) * dt / halflife_ns)
+            vol["var_rate"][s] += weight * (rets[s] ** 2 / (dt * 1e-9) - vol["var_rate"][s])
+            vol["vol_ts"][s] = b
     if rets:
         mkt = sum(rets.values()) / len(rets)
-        var_mkt[0] += alpha * (mkt * mkt - var_mkt[0])
+        beta["var_mkt"][0] += alpha * (mkt * mkt - beta["var_mkt"][0])
     for s, r in rets.items():
-        cov_mkt[s] += alpha * (r * mkt - cov_mkt[s])
+        beta["cov_mkt"][s] += alpha * (r * mkt - beta["cov_mkt"][s])
         others = [rets[o] for o in rets if o != s and sector[o] == sector[s]]
         if others:
             peers = sum(others) / len(others)
-            cov_sec[s] += alpha * (r * peers - cov_sec[s])
-            var_sec[s] += alpha * (peers * peers - var_sec[s])
+            beta["cov_sec"][s] += alpha * (r * peers - beta["cov_sec"][s])
+            beta["var_sec"][s] += alpha * (peers * peers - beta["var_sec"][s])
     return list(last)
 
 

@@ -1,8 +1,9 @@
 """Fold batches of trades into per-symbol market state (reference: `engine.market.reference`).
 
-State per symbol slot: last price and time, an EWMA of squared log returns per second (so the
-volatility of any horizon follows), and EWMA betas to the market and to the symbol's sector,
-estimated on returns sampled on a common clock.
+State per symbol slot: last price and time, and, from returns sampled on a common clock (every
+60 s in a backtest and in the daemon), an EWMA of squared log returns per second (so the
+volatility of any horizon follows) and EWMA betas to the market and to the symbol's sector.
+Folding a trade only stores its price and time: the returns are taken at the samples.
 """
 
 from __future__ import annotations
@@ -25,6 +26,22 @@ from engine.kernels.watch_nb import (
     pass_check_nb,
 )
 
+# rows of the float state (one (S_ROWS, symbols) array: kernels take one argument for six)
+S_LAST_PRICE = 0
+S_VAR_RATE = 1
+S_PREV_PRICE = 2
+S_COV_MKT = 3
+S_COV_SEC = 4
+S_VAR_SEC = 5
+S_ROWS = 6
+# rows of the int64 times per symbol
+T_LAST = 0  # the last trade's time
+T_VOL = 1  # the sample that last updated the volatility (0: none yet)
+T_ROWS = 2
+# `params`: (volatility half-life in ns, the betas' EWMA weight per sample)
+P_HALFLIFE_NS = 0
+P_BETA_ALPHA = 1
+
 
 @njit(cache=True)
 def fold_trades_nb(
@@ -33,16 +50,10 @@ def fold_trades_nb(
     price: np.ndarray,
     last_price: np.ndarray,
     last_ts: np.ndarray,
-    var_rate: np.ndarray,
-    halflife_ns: float,
 ) -> int:
-    """Apply trades in order; return how many were skipped (unknown slot, bad price, stale).
-
-    var_rate[s] tracks E[r^2 / dt] (dt in seconds) with a time-based EWMA of half-life
-    `halflife_ns`; a trade older than the symbol's last one is skipped.
-    """
+    """Apply trades in order; return how many were skipped (unknown slot, bad price, stale:
+    older than the symbol's last trade)."""
     skipped = 0
-    ln2 = math.log(2.0)
     for k in range(slots.shape[0]):
         s = slots[k]
         p = price[k]
@@ -50,37 +61,45 @@ def fold_trades_nb(
         if s < 0 or not (p > 0.0) or not math.isfinite(p):
             skipped += 1
             continue
-        if last_price[s] > 0.0:
-            dt_ns = t - last_ts[s]
-            if dt_ns < 0:
-                skipped += 1
-                continue
-            if dt_ns > 0:
-                r = math.log(p / last_price[s])
-                alpha = 1.0 - math.exp(-ln2 * dt_ns / halflife_ns)
-                var_rate[s] += alpha * (r * r / (dt_ns * 1e-9) - var_rate[s])
+        if last_price[s] > 0.0 and t < last_ts[s]:
+            skipped += 1
+            continue
         last_price[s] = p
         last_ts[s] = t
     return skipped
 
 
 @njit(cache=True)
-def sample_betas_nb(
-    last_price: np.ndarray,
-    prev_price: np.ndarray,
+def sample_returns_nb(
+    b: int,
+    state: np.ndarray,
+    times: np.ndarray,
+    var_mkt: np.ndarray,
     sector: np.ndarray,
     n_sectors: int,
-    cov_mkt: np.ndarray,
-    var_mkt: np.ndarray,
-    cov_sec: np.ndarray,
-    var_sec: np.ndarray,
-    alpha: float,
+    params: np.ndarray,
 ) -> None:
-    """Take one sample of returns since the previous sample and update the EWMA betas.
+    """Take one sample at time `b` of the returns since the previous sample and update the
+    EWMA betas and volatilities.
 
-    The market return is the equal-weighted mean over symbols that traded; a sector's return
-    is the mean over its other members (so a symbol is not regressed on itself).
+    Betas: the market return is the equal-weighted mean over symbols that have a price; a
+    sector's return is the mean over its other members (so a symbol is not regressed on
+    itself); every sample weighs `params[P_BETA_ALPHA]`.
+
+    Volatility: a symbol whose price moved since its last update adds r^2 / dt, dt being the
+    seconds since that update, with the weight 1 - 2^(-dt / half-life). A price that has not
+    moved waits and its time runs on (as trade-to-trade returns do), so a night or a quiet
+    stretch is one long return, not many zero ones.
     """
+    last_price = state[S_LAST_PRICE]
+    prev_price = state[S_PREV_PRICE]
+    var_rate = state[S_VAR_RATE]
+    cov_mkt = state[S_COV_MKT]
+    cov_sec = state[S_COV_SEC]
+    var_sec = state[S_VAR_SEC]
+    vol_ts = times[T_VOL]
+    halflife_ns = params[P_HALFLIFE_NS]
+    alpha = params[P_BETA_ALPHA]
     n = last_price.shape[0]
     r = np.zeros(n)
     ok = np.zeros(n, np.bool_)
@@ -88,14 +107,29 @@ def sample_betas_nb(
     sec_cnt = np.zeros(n_sectors, np.int64)
     mkt = 0.0
     cnt = 0
+    ln2 = math.log(2.0)
+    seen_dt = -1  # most symbols share dt (one sample step): one exp for them all
+    a = 0.0
     for s in range(n):
-        if last_price[s] > 0.0 and prev_price[s] > 0.0:
-            r[s] = math.log(last_price[s] / prev_price[s])
-            ok[s] = True
-            mkt += r[s]
-            cnt += 1
-            sec_sum[sector[s]] += r[s]
-            sec_cnt[sector[s]] += 1
+        if not last_price[s] > 0.0:
+            continue
+        if not prev_price[s] > 0.0:
+            vol_ts[s] = b  # a first price: its volatility clock starts here
+            continue
+        rs = math.log(last_price[s] / prev_price[s])
+        r[s] = rs
+        ok[s] = True
+        mkt += rs
+        cnt += 1
+        sec_sum[sector[s]] += rs
+        sec_cnt[sector[s]] += 1
+        dt = b - vol_ts[s]
+        if rs != 0.0 and dt > 0:
+            if dt != seen_dt:
+                seen_dt = dt
+                a = 1.0 - math.exp(-ln2 * dt / halflife_ns)
+            var_rate[s] += a * (rs * rs / (dt * 1e-9) - var_rate[s])
+            vol_ts[s] = b
     if cnt > 0:
         mkt /= cnt
         var_mkt[0] += alpha * (mkt * mkt - var_mkt[0])
@@ -110,7 +144,7 @@ def sample_betas_nb(
         prev_price[s] = last_price[s]
 
 
-# Replay grid state (int64 array) used by `fold_grid_nb`: the backtest's equity marks and beta
+# Replay grid state (int64 array) used by `fold_grid_nb`: the backtest's equity marks and return
 # samples fall on two fixed grids; a stretch with no trade and no event collapses to its first
 # and last grid point (quiet stretches are skipped).
 G_NEXT_MARK = 0
@@ -128,20 +162,15 @@ def _take_boundary_nb(
     b: int,
     grid: np.ndarray,
     marks: np.ndarray,
-    last_price: np.ndarray,
-    prev_price: np.ndarray,
+    state: np.ndarray,
+    times: np.ndarray,
+    var_mkt: np.ndarray,
     sector: np.ndarray,
     n_sectors: int,
-    cov_mkt: np.ndarray,
-    var_mkt: np.ndarray,
-    cov_sec: np.ndarray,
-    var_sec: np.ndarray,
-    alpha: float,
+    params: np.ndarray,
 ) -> None:
     if b == grid[G_NEXT_SAMPLE]:
-        sample_betas_nb(
-            last_price, prev_price, sector, n_sectors, cov_mkt, var_mkt, cov_sec, var_sec, alpha
-        )
+        sample_returns_nb(b, state, times, var_mkt, sector, n_sectors, params)
         grid[G_NEXT_SAMPLE] += grid[G_STEP_SAMPLE]
     if b == grid[G_NEXT_MARK]:
         if grid[G_N_MARKS] >= marks.shape[0]:
@@ -158,15 +187,12 @@ def _boundaries_before_nb(
     has_next: bool,
     grid: np.ndarray,
     marks: np.ndarray,
-    last_price: np.ndarray,
-    prev_price: np.ndarray,
+    state: np.ndarray,
+    times: np.ndarray,
+    var_mkt: np.ndarray,
     sector: np.ndarray,
     n_sectors: int,
-    cov_mkt: np.ndarray,
-    var_mkt: np.ndarray,
-    cov_sec: np.ndarray,
-    var_sec: np.ndarray,
-    alpha: float,
+    params: np.ndarray,
 ) -> None:
     """Take every grid boundary that comes before the next trade (at `t_next`) and the limit.
 
@@ -195,10 +221,7 @@ def _boundaries_before_nb(
         b = grid[G_PENDING]
         if has_next and t_next < b:
             return
-        _take_boundary_nb(
-            b, grid, marks, last_price, prev_price, sector, n_sectors,
-            cov_mkt, var_mkt, cov_sec, var_sec, alpha,
-        )  # fmt: skip
+        _take_boundary_nb(b, grid, marks, state, times, var_mkt, sector, n_sectors, params)
         grid[G_PENDING] = -1
 
 
@@ -207,30 +230,26 @@ def fold_grid_nb(
     slots: np.ndarray,
     ts: np.ndarray,
     price: np.ndarray,
-    last_price: np.ndarray,
-    last_ts: np.ndarray,
-    var_rate: np.ndarray,
-    halflife_ns: float,
-    prev_price: np.ndarray,
+    state: np.ndarray,
+    times: np.ndarray,
+    var_mkt: np.ndarray,
     sector: np.ndarray,
     n_sectors: int,
-    cov_mkt: np.ndarray,
-    var_mkt: np.ndarray,
-    cov_sec: np.ndarray,
-    var_sec: np.ndarray,
-    alpha: float,
+    params: np.ndarray,
     grid: np.ndarray,
     marks: np.ndarray,
 ) -> int:
-    """`fold_trades_nb`, taking the grid's beta samples and equity-mark times on the way.
+    """`fold_trades_nb`, taking the grid's return samples and equity-mark times on the way.
 
     A boundary at b sees the trades before b (not those at b). Returns the trades skipped.
     `marks` needs room for 2 * len(ts) + 4 more mark times. The per-trade fold repeats
-    `fold_trades_nb`'s on purpose: a shared helper, even `inline="always"`, cost 0.1-0.2 s on
-    the 10M-trade replay; both are checked against `engine.market.reference_fold`/`reference_grid`.
+    `fold_trades_nb`'s on purpose (a shared helper cost 0.1-0.2 s on the 10M-trade replay when
+    the fold also updated the volatility); both are checked against
+    `engine.market.reference_fold`/`reference_grid`.
     """
     skipped = 0
-    ln2 = math.log(2.0)
+    last_price = state[S_LAST_PRICE]
+    last_ts = times[T_LAST]
     for k in range(ts.shape[0]):
         t = ts[k]
         pending = grid[G_PENDING]
@@ -238,23 +257,16 @@ def fold_grid_nb(
             pending < 0 and min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) < grid[G_LIMIT]
         ):
             _boundaries_before_nb(
-                t, t, True, grid, marks, last_price, prev_price, sector, n_sectors,
-                cov_mkt, var_mkt, cov_sec, var_sec, alpha,
-            )  # fmt: skip
+                t, t, True, grid, marks, state, times, var_mkt, sector, n_sectors, params
+            )
         s = slots[k]
         p = price[k]
         if s < 0 or not (p > 0.0) or not math.isfinite(p):
             skipped += 1
             continue
-        if last_price[s] > 0.0:
-            dt_ns = t - last_ts[s]
-            if dt_ns < 0:
-                skipped += 1
-                continue
-            if dt_ns > 0:
-                r = math.log(p / last_price[s])
-                a = 1.0 - math.exp(-ln2 * dt_ns / halflife_ns)
-                var_rate[s] += a * (r * r / (dt_ns * 1e-9) - var_rate[s])
+        if last_price[s] > 0.0 and t < last_ts[s]:
+            skipped += 1
+            continue
         last_price[s] = p
         last_ts[s] = t
     return skipped
@@ -266,15 +278,12 @@ def grid_until_nb(
     t_quiet: int,
     has_next: bool,
     at_limit: bool,
-    last_price: np.ndarray,
-    prev_price: np.ndarray,
+    state: np.ndarray,
+    times: np.ndarray,
+    var_mkt: np.ndarray,
     sector: np.ndarray,
     n_sectors: int,
-    cov_mkt: np.ndarray,
-    var_mkt: np.ndarray,
-    cov_sec: np.ndarray,
-    var_sec: np.ndarray,
-    alpha: float,
+    params: np.ndarray,
     grid: np.ndarray,
     marks: np.ndarray,
 ) -> None:
@@ -285,24 +294,12 @@ def grid_until_nb(
     (call it after the timers due then have fired, before a headline received then).
     """
     _boundaries_before_nb(
-        t_next, t_quiet, has_next, grid, marks, last_price, prev_price, sector, n_sectors,
-        cov_mkt, var_mkt, cov_sec, var_sec, alpha,
-    )  # fmt: skip
+        t_next, t_quiet, has_next, grid, marks, state, times, var_mkt, sector, n_sectors, params
+    )
     if at_limit and min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) == grid[G_LIMIT]:
         _take_boundary_nb(
-            grid[G_LIMIT], grid, marks, last_price, prev_price, sector, n_sectors,
-            cov_mkt, var_mkt, cov_sec, var_sec, alpha,
-        )  # fmt: skip
-
-
-# rows of the float state of `fold_span_nb`
-S_LAST_PRICE = 0
-S_VAR_RATE = 1
-S_PREV_PRICE = 2
-S_COV_MKT = 3
-S_COV_SEC = 4
-S_VAR_SEC = 5
-S_ROWS = 6
+            grid[G_LIMIT], grid, marks, state, times, var_mkt, sector, n_sectors, params
+        )
 
 
 @njit(cache=True)
@@ -313,7 +310,7 @@ def fold_span_nb(
     lo: int,
     hi: int,
     state: np.ndarray,
-    last_ts: np.ndarray,
+    times: np.ndarray,
     var_mkt: np.ndarray,
     sector: np.ndarray,
     n_sectors: int,
@@ -321,17 +318,15 @@ def fold_span_nb(
     grid: np.ndarray,
     marks: np.ndarray,
 ) -> int:
-    """`fold_grid_nb` over trades `lo:hi` with the float state as rows of one (6, symbols)
-    array and (halflife_ns, alpha) in `params`: one call with fewer arguments, no slices made
-    in Python. Returns the trades skipped, or -1 (nothing done) when `marks` lacks the room
-    `fold_grid_nb` needs (2 * trades + 8 more): make room, then call again.
+    """`fold_grid_nb` over trades `lo:hi` (no slices made in Python). Returns the trades
+    skipped, or -1 (nothing done) when `marks` lacks the room `fold_grid_nb` needs
+    (2 * trades + 8 more): make room, then call again.
     """
     if marks.shape[0] - grid[G_N_MARKS] < 2 * (hi - lo) + 8:
         return -1
     return fold_grid_nb(
-        slots[lo:hi], ts[lo:hi], price[lo:hi], state[S_LAST_PRICE], last_ts, state[S_VAR_RATE],
-        params[0], state[S_PREV_PRICE], sector, n_sectors, state[S_COV_MKT], var_mkt,
-        state[S_COV_SEC], state[S_VAR_SEC], params[1], grid, marks,
+        slots[lo:hi], ts[lo:hi], price[lo:hi], state, times, var_mkt, sector, n_sectors, params,
+        grid, marks,
     )  # fmt: skip
 
 
@@ -358,7 +353,7 @@ def fold_to_nb(
     hi: int,
     limit: int,
     state: np.ndarray,
-    last_ts: np.ndarray,
+    times: np.ndarray,
     var_mkt: np.ndarray,
     sector: np.ndarray,
     n_sectors: int,
@@ -377,13 +372,13 @@ def fold_to_nb(
     grid[G_LIMIT] = limit
     j = search_nb(ts, lo, hi, limit, False)
     skipped_now = fold_span_nb(
-        slots, ts, price, lo, j, state, last_ts, var_mkt, sector, n_sectors, params, grid, marks
+        slots, ts, price, lo, j, state, times, var_mkt, sector, n_sectors, params, grid, marks
     )
     if skipped_now < 0:
         return -1
     skipped[0] += skipped_now
     if j < ts.shape[0]:
-        _grid_before_trade_nb(j, ts, state, var_mkt, sector, n_sectors, params, grid, marks)
+        _grid_before_trade_nb(j, ts, state, times, var_mkt, sector, n_sectors, params, grid, marks)
     return j
 
 
@@ -392,6 +387,7 @@ def _grid_before_trade_nb(
     k: int,
     ts: np.ndarray,
     state: np.ndarray,
+    times: np.ndarray,
     var_mkt: np.ndarray,
     sector: np.ndarray,
     n_sectors: int,
@@ -402,9 +398,8 @@ def _grid_before_trade_nb(
     """Take the grid points before trade `k` (and before the grid's limit), the trades before
     it being folded: `_boundaries_before_nb` with the float state's rows."""
     _boundaries_before_nb(
-        ts[k], ts[k], True, grid, marks, state[S_LAST_PRICE], state[S_PREV_PRICE], sector,
-        n_sectors, state[S_COV_MKT], var_mkt, state[S_COV_SEC], state[S_VAR_SEC], params[1],
-    )  # fmt: skip
+        ts[k], ts[k], True, grid, marks, state, times, var_mkt, sector, n_sectors, params
+    )
 
 
 @njit(cache=True)
@@ -413,6 +408,7 @@ def _grid_at_timer_nb(
     k: int,
     ts: np.ndarray,
     state: np.ndarray,
+    times: np.ndarray,
     var_mkt: np.ndarray,
     sector: np.ndarray,
     n_sectors: int,
@@ -430,10 +426,8 @@ def _grid_at_timer_nb(
     t_next = ts[k] if k < n else (ts[n - 1] + 1 if n > 0 else at)  # past the last: the end
     grid[G_LIMIT] = at
     grid_until_nb(
-        t_next, t_next, k < n, True, state[S_LAST_PRICE], state[S_PREV_PRICE], sector,
-        n_sectors, state[S_COV_MKT], var_mkt, state[S_COV_SEC], state[S_VAR_SEC], params[1],
-        grid, marks,
-    )  # fmt: skip
+        t_next, t_next, k < n, True, state, times, var_mkt, sector, n_sectors, params, grid, marks
+    )
 
 
 @njit(cache=True)
@@ -447,7 +441,7 @@ def fold_to_checked_nb(
     until: int,
     tail: bool,
     state: np.ndarray,
-    last_ts: np.ndarray,
+    times: np.ndarray,
     var_mkt: np.ndarray,
     sector: np.ndarray,
     n_sectors: int,
@@ -493,30 +487,32 @@ def fold_to_checked_nb(
             return k
         # room checked above: the fold's own check (2 * trades + 8) passes
         skipped[0] += fold_span_nb(
-            slots, ts, price, k, j, state, last_ts, var_mkt, sector, n_sectors, params, grid,
+            slots, ts, price, k, j, state, times, var_mkt, sector, n_sectors, params, grid,
             marks,
         )  # fmt: skip
         k = j
         if chain_pnl_nb(c, last_price, wf, wi, meta):
             grid[G_LIMIT] = at  # as `fold_to_nb` with the check's time as the limit
             if k < ts.shape[0]:
-                _grid_before_trade_nb(k, ts, state, var_mkt, sector, n_sectors, params, grid, marks)
+                _grid_before_trade_nb(
+                    k, ts, state, times, var_mkt, sector, n_sectors, params, grid, marks
+                )
             meta[M_FIRED_TS], meta[M_STATUS] = at, STATUS_CHECK
             return k
         pass_check_nb(c, chains, wi, meta)
         _grid_at_timer_nb(
-            at, k, ts, state, var_mkt, sector, n_sectors, params, grid, marks
+            at, k, ts, state, times, var_mkt, sector, n_sectors, params, grid, marks
         )  # fmt: skip
         grid[G_LIMIT] = limit
     j = search_nb(ts, k, hi, until, False)
     done = fold_span_nb(
-        slots, ts, price, k, j, state, last_ts, var_mkt, sector, n_sectors, params, grid, marks
+        slots, ts, price, k, j, state, times, var_mkt, sector, n_sectors, params, grid, marks
     )
     if done < 0:
         meta[M_STATUS], meta[M_NEED] = STATUS_ROOM, 2 * (j - k) + 8
         return k
     skipped[0] += done
     if tail and j < ts.shape[0]:  # `fold_to_nb`'s last step (`until` is the limit)
-        _grid_before_trade_nb(j, ts, state, var_mkt, sector, n_sectors, params, grid, marks)
+        _grid_before_trade_nb(j, ts, state, times, var_mkt, sector, n_sectors, params, grid, marks)
     meta[M_STATUS] = STATUS_DONE
     return j

@@ -495,7 +495,7 @@ class LiveNode:
                 last_checkpoint = time.monotonic()
             now = self.clock.now_ns()
             if now - self._last_sample >= SAMPLE_EVERY_NS:
-                self.market.sample()  # betas from returns on a common clock, as in backtests
+                self.market.sample(now)  # betas and volatility on a common clock, as in backtests
                 self._last_sample = now
             for intent in self.risk.release_queued():
                 self.send(intent, self.engine.portfolio(intent.strategy_id).position(intent.symbol))

@@ -28,7 +28,16 @@ def _market() -> MarketState:
 
 
 def _state(m: MarketState) -> list[np.ndarray]:
-    return [m.last_price, m.last_ts, m.var_rate, m.cov_mkt, m.var_mkt, m.cov_sec, m.mark_times]
+    return [
+        m.last_price,
+        m.last_ts,
+        m.var_rate,
+        m.vol_ts,
+        m.cov_mkt,
+        m.var_mkt,
+        m.cov_sec,
+        m.mark_times,
+    ]
 
 
 @settings(max_examples=60, deadline=None)

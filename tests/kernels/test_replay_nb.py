@@ -102,8 +102,9 @@ def test_span_and_step_folds_give_exactly_the_state_of_folding_slices(
         assert spans.mark_times.tolist() == sliced.mark_times.tolist()
         assert spans.skipped == sliced.skipped
         np.testing.assert_array_equal(spans.last_ts, sliced.last_ts)
-        for name in ("last_price", "var_rate", "prev_price", "cov_mkt", "var_mkt", "cov_sec"):
+        for name in ("last_price", "var_rate", "vol_ts", "prev_price", "cov_mkt", "var_mkt"):
             np.testing.assert_array_equal(getattr(spans, name), getattr(sliced, name))
+        np.testing.assert_array_equal(spans.cov_sec, sliced.cov_sec)
         np.testing.assert_array_equal(spans.var_sec, sliced.var_sec)
 
 
@@ -122,8 +123,10 @@ def test_grid_fold_takes_the_marks_and_samples_of_the_event_loop(
         j = int(np.searchsorted(ts, t, side="left"))
         twin.on_trades(slots[k:j], ts[k:j], px[k:j])
         k = j
-        twin.sample()
+        twin.sample(t)
     np.testing.assert_allclose(state.cov_mkt, twin.cov_mkt, atol=1e-15)
+    np.testing.assert_array_equal(state.var_rate, twin.var_rate)
+    np.testing.assert_array_equal(state.vol_ts, twin.vol_ts)
     np.testing.assert_allclose(state.cov_sec, twin.cov_sec, atol=1e-15)
     np.testing.assert_allclose(state.var_mkt, twin.var_mkt, atol=1e-15)
 
