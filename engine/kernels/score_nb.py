@@ -42,7 +42,7 @@ def symbol_at_nb(m: ModelArrays, company: int, day: int) -> int:
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _touch_nb(ws: Workspace, c: int) -> None:
     if not ws.is_touched[c]:
         ws.is_touched[c] = True
@@ -52,7 +52,7 @@ def _touch_nb(ws: Workspace, c: int) -> None:
         ws.best_abs[c] = -1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_nb(ws: Workspace, c: int, value: float, role: int, via: int, event: int) -> None:
     _touch_nb(ws, c)
     ws.score[c] += value
@@ -95,7 +95,7 @@ def _mentions_for_clause_nb(ws: Workspace, n_men: int, clause: int, n_clauses: i
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def score_headline_nb(
     m: ModelArrays,
     ws: Workspace,

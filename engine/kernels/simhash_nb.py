@@ -56,8 +56,9 @@ def nearest_recent_nb(
     """
     best = 64
     size = ring_hash.shape[0]
-    for k in range(1, min(count, size) + 1):
-        j = (pos - k) % size
+    j = pos
+    for _ in range(min(count, size)):
+        j = j - 1 if j > 0 else size - 1  # newest to oldest, without a modulo per entry
         age = ts - ring_ts[j]
         if age > window:
             break
