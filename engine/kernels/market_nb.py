@@ -226,6 +226,18 @@ def _boundaries_before_nb(
 
 
 @njit(cache=True)
+def _grid_due_nb(grid: np.ndarray) -> int:
+    """The time from which a trade has grid points to take before it: the pending boundary,
+    else at once when a grid point comes before the limit (to decide the next boundary),
+    else never (until the limit moves: a new call)."""
+    if grid[G_PENDING] >= 0:
+        return grid[G_PENDING]
+    if min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) < grid[G_LIMIT]:
+        return -(2**63)
+    return 2**63 - 1
+
+
+@njit(cache=True)
 def fold_grid_nb(
     slots: np.ndarray,
     ts: np.ndarray,
@@ -250,15 +262,14 @@ def fold_grid_nb(
     skipped = 0
     last_price = state[S_LAST_PRICE]
     last_ts = times[T_LAST]
+    due = _grid_due_nb(grid)
     for k in range(ts.shape[0]):
         t = ts[k]
-        pending = grid[G_PENDING]
-        if (pending >= 0 and t >= pending) or (
-            pending < 0 and min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) < grid[G_LIMIT]
-        ):
+        if t >= due:
             _boundaries_before_nb(
                 t, t, True, grid, marks, state, times, var_mkt, sector, n_sectors, params
             )
+            due = _grid_due_nb(grid)
         s = slots[k]
         p = price[k]
         if s < 0 or not (p > 0.0) or not math.isfinite(p):
