@@ -231,7 +231,7 @@ def _grid_due_nb(grid: np.ndarray) -> int:
     else at once when a grid point comes before the limit (to decide the next boundary),
     else never (until the limit moves: a new call)."""
     if grid[G_PENDING] >= 0:
-        return grid[G_PENDING]
+        return int(grid[G_PENDING])
     if min(grid[G_NEXT_MARK], grid[G_NEXT_SAMPLE]) < grid[G_LIMIT]:
         return -(2**63)
     return 2**63 - 1

@@ -124,6 +124,11 @@ class Scorer:
         self._ws = pack(new_workspace(len(universe.companies), self.settings.novelty_ring))
         self._one = _SingleBuffers(pack(new_output(1, self.settings.max_shocks)))
         self._names_by_day: dict[int, list[str | None]] = {}  # see `_names_on`
+        # a company whose listings all carry its own symbol has that symbol on every day
+        self._symbol_of = np.array(self.compiled.company_symbols, dtype=object)
+        self._one_symbol = np.array(
+            [all(x.symbol == c.symbol for x in c.listings) for c in universe.companies], bool
+        )
         self._sources = lexicon.modifiers.source_weights
         self._source_default = lexicon.modifiers.source_default
         self.stages: list[Any] = []  # engine.extensions.ScorerStage, run in order on each shock
@@ -271,18 +276,25 @@ class Scorer:
         return symbol
 
     def _symbols_on(self, companies: np.ndarray, days: np.ndarray) -> list[str]:
-        """`_symbol_on` of many (company, day) pairs, asked once per distinct pair."""
+        """`_symbol_on` of many (company, day) pairs: companies with one symbol for all days
+        by index, the others asked once per distinct pair."""
         if companies.shape[0] == 0:
             return []
-        # one int64 per pair: the company above 32 bits, the day (shifted to be >= 0) below
-        pairs = companies.astype(np.int64) << 32 | (days.astype(np.int64) + _DAY_SHIFT)
-        unique, inverse = np.unique(pairs, return_inverse=True)
-        symbol_on = self._symbol_on
-        names = np.array(
-            [symbol_on(p >> 32, (p & 0xFFFFFFFF) - _DAY_SHIFT) for p in unique.tolist()],
-            dtype=object,
-        )
-        return names[inverse].tolist()  # type: ignore[no-any-return]
+        names = self._symbol_of[companies]
+        varies = ~self._one_symbol[companies]
+        if varies.any():
+            # one int64 per pair: the company above 32 bits, the day (shifted to be >= 0) below
+            pairs = companies[varies].astype(np.int64) << 32 | (
+                days[varies].astype(np.int64) + _DAY_SHIFT
+            )
+            unique, inverse = np.unique(pairs, return_inverse=True)
+            symbol_on = self._symbol_on
+            found = np.array(
+                [symbol_on(p >> 32, (p & 0xFFFFFFFF) - _DAY_SHIFT) for p in unique.tolist()],
+                dtype=object,
+            )
+            names[varies] = found[inverse]
+        return names.tolist()  # type: ignore[no-any-return]
 
     def _scale_note(self, conf: float, novelty: float, weight: float) -> str:
         note = ""

@@ -66,6 +66,9 @@ def test_symbols_on_many_pairs_equal_one_at_a_time_before_1970_too(scorer: Score
 
     rng = np.random.default_rng(7)
     companies = rng.integers(0, len(scorer.universe.companies), 3000).astype(np.int32)
+    renamed = [i for i, c in enumerate(scorer.universe.companies) if len(c.listings) > 1]
+    assert len(renamed) > 10
+    companies[::2] = rng.choice(renamed, 1500)  # half of them changed symbol at some point
     days = rng.integers(-20_000, 25_000, 3000)  # 1915 to 2038: renames and delistings inside
     expected = [scorer._symbol_on(int(c), int(d)) for c, d in zip(companies, days, strict=True)]
     assert scorer._symbols_on(companies, days) == expected
