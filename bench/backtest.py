@@ -4,8 +4,8 @@ Run: `python -m bench.backtest [--days 50 --symbols 100 --headlines-per-day 400]
 issue's task, about 10 million trades over 100 symbols and 20,000 headlines).
 
 Each stage runs in a fresh process of its own, so its peak memory (max RSS) is its own: making
-the market, the event-driven replay (loading, warm-up, replay, metrics), the sweep of 100
-settings, and the same replay task through vectorbt (`pip install -e '.[bench]'`). Prints one
+the market, compiling the kernels (or loading them from numba's cache), the event-driven replay
+(loading, warm-up, replay, metrics), the sweep of 100 settings, and the same replay task through vectorbt (`pip install -e '.[bench]'`). Prints one
 line per stage and the replay beside vectorbt.
 """
 
@@ -57,6 +57,25 @@ def stage_synth(args: argparse.Namespace) -> dict[str, Any]:
         "n_news": made.n_news,
         "n_symbols": len(made.symbols),
     }
+
+
+def stage_kernels(args: argparse.Namespace) -> dict[str, Any]:
+    """The replay's warm-up alone: compiles the kernels, or loads them from numba's cache.
+
+    The first run after an install or a kernel change compiles them (LLVM's memory included);
+    done here first, the replay's process loads them as every later run does.
+    """
+    from backtests.data import load_news, load_tape
+    from backtests.runner import TradeTape, run_backtest
+    from engine.scoring import Scorer
+    from engine.strategy import make_strategy
+
+    t0 = time.perf_counter()
+    data = Path(args.data)
+    news, tape = load_news(data / "news.parquet"), load_tape(data / "trades.parquet")
+    head = TradeTape(tape.ts[:20_000], tape.slot[:20_000], tape.price[:20_000], tape.symbols)
+    run_backtest(news.head(20), head, [make_strategy("shock_hedge")], Scorer.load())
+    return {"seconds": time.perf_counter() - t0}
 
 
 def stage_replay(args: argparse.Namespace) -> dict[str, Any]:
@@ -248,6 +267,7 @@ def _vectorbt_task(
 
 STAGES = {
     "synth": stage_synth,
+    "kernels": stage_kernels,
     "replay": stage_replay,
     "sweep": stage_sweep,
     "vectorbt": stage_vectorbt,
@@ -293,6 +313,11 @@ def main() -> None:
             raise SystemExit(f"synth failed: {made['error']}")
         print(f"synth: {made['n_trades']:,} trades, {made['n_news']:,} headlines over "
               f"{made['n_symbols']} symbols in {made['seconds']:.1f}s (peak {made['peak_mb']:,.0f} MB)")  # fmt: skip
+        warm = _run_stage("kernels", args)
+        if "error" in warm:
+            raise SystemExit(f"kernels failed: {warm['error']}")
+        print(f"kernels: compiled or loaded from numba's cache in {warm['seconds']:.1f}s "
+              f"(peak {warm['peak_mb']:,.0f} MB), so the replay below loads them from the cache")  # fmt: skip
         rep = _run_stage("replay", args)
         if "error" in rep:
             raise SystemExit(f"replay failed: {rep['error']}")
