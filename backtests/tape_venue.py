@@ -20,10 +20,12 @@ import heapq
 import itertools
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from engine.brokers.sim_venue import VenueBook
+from engine.kernels.direct import compiled_for
 from engine.kernels.venue_nb import first_trade_nb, last_of_slot_nb
 from engine.orders import Fill, OrderIntent
 
@@ -56,12 +58,16 @@ class TapeVenue(VenueBook):
     _due: list[tuple[int, int, int, int, OrderIntent]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
     _last_of_slot: np.ndarray = field(init=False)  # each slot's last trade on the tape
+    _first_trade: Any = field(init=False)  # `first_trade_nb` for this tape, without dispatch
     # strategy id -> book number in the fill records, in the order of their first fills
     books: dict[str, int] = field(default_factory=dict)
     _made: bytearray = field(default_factory=bytearray)  # the fill records, packed
 
     def __post_init__(self) -> None:
         self._last_of_slot = last_of_slot_nb(self.slot, len(self.slot_of))
+        self._first_trade = compiled_for(
+            first_trade_nb, self.ts, self.slot, 0, 0, self._last_of_slot
+        )
 
     def submit(self, intent: OrderIntent, position: float = 0.0) -> bool:
         """Accept the order and find its fill; False (and a recorded rejection) if it cannot
@@ -69,7 +75,7 @@ class TapeVenue(VenueBook):
         if not self._accept(intent, position):
             return False
         ts = self.ts
-        k = first_trade_nb(
+        k = self._first_trade(
             ts, self.slot, self.slot_of.get(intent.symbol, -1),
             intent.ts_init + self.settings.latency_ns, self._last_of_slot,
         )  # fmt: skip

@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import repeat
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from engine.kernels.direct import compiled_for
 from engine.kernels.market_nb import (
     G_LIMIT,
     G_N_MARKS,
@@ -41,9 +42,7 @@ from engine.kernels.market_nb import (
     search_nb,
 )
 from engine.kernels.watch_nb import M_NEED, M_STATUS, STATUS_ROOM
-
-if TYPE_CHECKING:
-    from engine.watches import WatchBook
+from engine.watches import WatchBook
 
 SECONDS_PER_SESSION = 6.5 * 3600
 
@@ -105,6 +104,10 @@ class MarketState:
         self._skipped_nb = np.zeros(1, np.int64)  # which adds them here
         self.grid: np.ndarray | None = None  # set by `start_grid` (backtests)
         self._marks = np.zeros(0, np.int64)
+        # the replay's two folds, bound to a tape's arrays (`_bind_folds`)
+        self._tape: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._fold_to_nb: Any = fold_to_nb
+        self._fold_checked_nb: Any = fold_to_checked_nb
 
     last_price = _Synced("Last traded price per slot (0: none yet).")
     last_ts = _Synced("Time of the last trade per slot.")
@@ -253,7 +256,10 @@ class MarketState:
         one event to the next, in one kernel call."""
         lo = self._merge_due(lo, limit)
         assert self.grid is not None, "fold_to needs the grid (start_grid)"
-        j = fold_to_nb(
+        tape = self._tape
+        if tape is None or tape[0] is not slots or tape[1] is not ts or tape[2] is not price:
+            self._bind_folds(slots, ts, price)
+        j = self._fold_to_nb(
             slots, ts, price, lo, hi, limit, self._state, self._times, self._var_mkt,
             self.sector, self.n_sectors, self._params, self.grid, self._marks, self._skipped_nb,
         )  # fmt: skip
@@ -276,9 +282,12 @@ class MarketState:
         index of the first trade not folded."""
         lo = self._merge_due(lo, limit)
         assert self.grid is not None, "fold_checked needs the grid (start_grid)"
+        tape = self._tape
+        if tape is None or tape[0] is not slots or tape[1] is not ts or tape[2] is not price:
+            self._bind_folds(slots, ts, price)
         meta = watches.meta
         while True:
-            j: int = fold_to_checked_nb(
+            j: int = self._fold_checked_nb(
                 slots, ts, price, lo, hi, limit, until, tail, self._state, self._times,
                 self._var_mkt, self.sector, self.n_sectors, self._params, self.grid,
                 self._marks, self._skipped_nb, watches.chains, watches.wf, watches.wi, meta,
@@ -289,6 +298,22 @@ class MarketState:
             grown = np.zeros(max(need, 2 * self._marks.shape[0]), np.int64)
             grown[: self._marks.shape[0]] = self._marks
             self._marks = grown
+
+    def _bind_folds(self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray) -> None:
+        """Make `fold_to` and `fold_checked` call their kernels' machine code for this
+        tape's arrays without numba's dispatch (`compiled_for`). The other arguments are this
+        state's arrays, and a watch book's, whose types never change."""
+        book = WatchBook({})  # its arrays' types, as every book has them
+        self._fold_to_nb = compiled_for(
+            fold_to_nb, slots, ts, price, 0, 0, 0, self._state, self._times, self._var_mkt,
+            self.sector, self.n_sectors, self._params, self.grid, self._marks, self._skipped_nb,
+        )  # fmt: skip
+        self._fold_checked_nb = compiled_for(
+            fold_to_checked_nb, slots, ts, price, 0, 0, 0, 0, True, self._state, self._times,
+            self._var_mkt, self.sector, self.n_sectors, self._params, self.grid, self._marks,
+            self._skipped_nb, book.chains, book.wf, book.wi, book.meta,
+        )  # fmt: skip
+        self._tape = (slots, ts, price)
 
     @property
     def skipped(self) -> int:

@@ -238,3 +238,38 @@ def test_replay_kernels_agree_as_plain_python() -> None:
         env=env, capture_output=True, text=True, timeout=600, check=False, cwd=ROOT,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-2000:]
+
+
+def test_fold_to_binds_its_kernels_to_the_types_of_each_tape_it_is_handed() -> None:
+    """`fold_to` calls its kernel's machine code for the tape's own array types, without
+    numba's dispatch: a strided tape, or slots of another dtype, handed to the same state
+    later, get machine code of their own and the same state as the plain tape."""
+    rng = np.random.default_rng(3)
+    n = 400
+    ts = np.sort(rng.integers(0, 10_000, n)).astype(np.int64)
+    slots = rng.integers(0, 4, n).astype(np.int64)
+    px = rng.uniform(50.0, 150.0, n)
+    # the same trades as views with a stride (not C-contiguous), slots as int32
+    ts_strided, px_strided = np.repeat(ts, 2)[::2], np.repeat(px, 2)[::2]
+    slots32 = slots.astype(np.int32)
+    assert not ts_strided.flags.c_contiguous
+
+    def replay(tapes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> MarketState:
+        state = MarketState(list("ABCD"), SECTORS, beta_alpha=0.1)
+        state.start_grid(0, 700, 300)
+        k = 0
+        for (s, t, p), limit in zip(tapes, (2_500, 5_000, 7_500, 10_001), strict=True):
+            k = state.fold_to(s, t, p, k, n, limit)
+        assert k == n
+        return state
+
+    plain = (slots, ts, px)
+    want = replay([plain] * 4)
+    for tapes in (
+        [(slots32, ts_strided, px_strided)] * 4,
+        [plain, (slots32, ts, px), (slots, ts_strided, px_strided), plain],
+    ):
+        got = replay(tapes)
+        assert got.mark_times.tolist() == want.mark_times.tolist()
+        for name in ("last_price", "last_ts", "var_rate", "vol_ts", "cov_mkt", "cov_sec"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
