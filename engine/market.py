@@ -441,7 +441,7 @@ def reference_grid(
 
     The event loop of the backtest as it was written before the kernels took the grid over:
     boundaries at the engine's events (sorted `events`: headlines and timers), at equity marks
-    and at beta samples; a grid boundary with no trade since the previous boundary makes both
+    and at return samples; a grid boundary with no trade since the previous boundary makes both
     grids jump to their last point at or before the next trade or event. Returns the mark
     times and the sample times taken.
     """
