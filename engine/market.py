@@ -157,7 +157,8 @@ class MarketState:
         return lo
 
     def start_grid(self, start_ns: int, mark_every_ns: int, sample_every_ns: int) -> None:
-        """Take return samples (betas, volatility) (and record equity-mark times) on fixed grids while folding trades.
+        """Take return samples (for betas and volatility) and record equity-mark times on fixed
+        grids while folding trades.
 
         The backtest runner uses this instead of calling `sample` between batches: a stretch
         with no trade and no event keeps only its first and last grid point. Before each batch,
@@ -256,9 +257,7 @@ class MarketState:
         one event to the next, in one kernel call."""
         lo = self._merge_due(lo, limit)
         assert self.grid is not None, "fold_to needs the grid (start_grid)"
-        tape = self._tape
-        if tape is None or tape[0] is not slots or tape[1] is not ts or tape[2] is not price:
-            self._bind_folds(slots, ts, price)
+        self._bind_folds(slots, ts, price)
         j = self._fold_to_nb(
             slots, ts, price, lo, hi, limit, self._state, self._times, self._var_mkt,
             self.sector, self.n_sectors, self._params, self.grid, self._marks, self._skipped_nb,
@@ -282,9 +281,7 @@ class MarketState:
         index of the first trade not folded."""
         lo = self._merge_due(lo, limit)
         assert self.grid is not None, "fold_checked needs the grid (start_grid)"
-        tape = self._tape
-        if tape is None or tape[0] is not slots or tape[1] is not ts or tape[2] is not price:
-            self._bind_folds(slots, ts, price)
+        self._bind_folds(slots, ts, price)
         meta = watches.meta
         while True:
             j: int = self._fold_checked_nb(
@@ -301,8 +298,12 @@ class MarketState:
 
     def _bind_folds(self, slots: np.ndarray, ts: np.ndarray, price: np.ndarray) -> None:
         """Make `fold_to` and `fold_checked` call their kernels' machine code for this
-        tape's arrays without numba's dispatch (`compiled_for`). The other arguments are this
-        state's arrays, and a watch book's, whose types never change."""
+        tape's arrays without numba's dispatch (`compiled_for`), unless bound to them already.
+        The other arguments are this state's arrays, and a watch book's, whose types never
+        change."""
+        tape = self._tape
+        if tape is not None and tape[0] is slots and tape[1] is ts and tape[2] is price:
+            return
         book = WatchBook({})  # its arrays' types, as every book has them
         self._fold_to_nb = compiled_for(
             fold_to_nb, slots, ts, price, 0, 0, 0, self._state, self._times, self._var_mkt,

@@ -86,9 +86,9 @@ def sample_returns_nb(
     """Take one sample at time `b` of the returns since the previous sample and update the
     EWMA betas and volatilities.
 
-    Betas: the market return is the equal-weighted mean over symbols that have a price; a
-    sector's return is the mean over its other members (so a symbol is not regressed on
-    itself); every sample weighs `params[P_BETA_ALPHA]`.
+    Betas: the market return is the equal-weighted mean over the symbols with a price at both
+    samples; a sector's return is the mean over its other members (so a symbol is not
+    regressed on itself); every sample weighs `params[P_BETA_ALPHA]`.
 
     Volatility: a symbol whose price moved since its last update adds r^2 / dt, dt being the
     seconds since that update, with the weight 1 - 2^(-dt / half-life). A price that has not
