@@ -43,25 +43,45 @@ def symbol_at_nb(m: ModelArrays, company: int, day: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def _touch_nb(ws: Workspace, c: int) -> None:
-    if not ws.is_touched[c]:
-        ws.is_touched[c] = True
-        ws.touched[ws.n_touched[0]] = c
-        ws.n_touched[0] += 1
-        ws.score[c] = 0.0
-        ws.best_abs[c] = -1.0
+def _add_to_nb(
+    score: np.ndarray,
+    best_abs: np.ndarray,
+    best_role: np.ndarray,
+    best_via: np.ndarray,
+    best_ev: np.ndarray,
+    is_touched: np.ndarray,
+    touched: np.ndarray,
+    n_touched: np.ndarray,
+    c: int,
+    value: float,
+    role: int,
+    via: int,
+    event: int,
+) -> None:
+    """Add `value` to company c's score (touching it first), keeping the role, via and event
+    of its largest part: `_add_nb` on the workspace's arrays, for a loop that took them out
+    of the struct once."""
+    if not is_touched[c]:
+        is_touched[c] = True
+        touched[n_touched[0]] = c
+        n_touched[0] += 1
+        score[c] = 0.0
+        best_abs[c] = -1.0
+    score[c] += value
+    a = abs(value)
+    if a > best_abs[c]:
+        best_abs[c] = a
+        best_role[c] = role
+        best_via[c] = via
+        best_ev[c] = event
 
 
 @njit(cache=True, inline="always")
 def _add_nb(ws: Workspace, c: int, value: float, role: int, via: int, event: int) -> None:
-    _touch_nb(ws, c)
-    ws.score[c] += value
-    a = abs(value)
-    if a > ws.best_abs[c]:
-        ws.best_abs[c] = a
-        ws.best_role[c] = role
-        ws.best_via[c] = via
-        ws.best_ev[c] = event
+    _add_to_nb(
+        ws.score, ws.best_abs, ws.best_role, ws.best_via, ws.best_ev, ws.is_touched,
+        ws.touched, ws.n_touched, c, value, role, via, event,
+    )  # fmt: skip
 
 
 @njit(cache=True)
@@ -335,20 +355,10 @@ def score_headline_nb(
                         break
             if direct:
                 continue
-            value = dir_val[d] * mult * g_w[k]  # `_add_nb`, on the arrays taken out
-            if not is_touched[t]:
-                is_touched[t] = True
-                touched[n_touched[0]] = t
-                n_touched[0] += 1
-                score[t] = 0.0
-                best_abs[t] = -1.0
-            score[t] += value
-            a = abs(value)
-            if a > best_abs[t]:
-                best_abs[t] = a
-                best_role[t] = ROLE_REL0 + rel
-                best_via[t] = c
-                best_ev[t] = e
+            _add_to_nb(
+                score, best_abs, best_role, best_via, best_ev, is_touched, touched, n_touched,
+                t, dir_val[d] * mult * g_w[k], ROLE_REL0 + rel, c, e,
+            )  # fmt: skip
     for d in range(n_dir):
         dir_mark[dir_co[d]] = False
     # 8. themes
