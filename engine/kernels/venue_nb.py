@@ -31,10 +31,15 @@ def first_trade_nb(
 @njit(cache=True)
 def last_of_slot_nb(slots: np.ndarray, n_slots: int) -> np.ndarray:
     """Index of each slot's last trade on a tape, -1 for a slot with none (negative slots,
-    trades of untracked symbols, are left out)."""
+    trades of untracked symbols, are left out). Scans from the end and stops once every slot
+    is found: for a tape whose symbols all trade, a few trades per symbol, not the tape."""
     last = np.full(n_slots, -1, np.int64)
-    for k in range(slots.shape[0]):
+    left = n_slots
+    k = slots.shape[0] - 1
+    while k >= 0 and left > 0:
         s = slots[k]
-        if 0 <= s < n_slots:
+        if 0 <= s < n_slots and last[s] < 0:
             last[s] = k
+            left -= 1
+        k -= 1
     return last
