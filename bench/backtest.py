@@ -59,6 +59,16 @@ def stage_synth(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def warm_up(news: Any, tape: Any, scorer: Any) -> None:
+    """A replay of the first 20,000 trades and 20 headlines: compiles the kernels, or loads
+    them from numba's cache."""
+    from backtests.runner import TradeTape, run_backtest
+    from engine.strategy import make_strategy
+
+    head = TradeTape(tape.ts[:20_000], tape.slot[:20_000], tape.price[:20_000], tape.symbols)
+    run_backtest(news.head(20), head, [make_strategy("shock_hedge")], scorer)
+
+
 def stage_kernels(args: argparse.Namespace) -> dict[str, Any]:
     """The replay's warm-up alone: compiles the kernels, or loads them from numba's cache.
 
@@ -66,15 +76,11 @@ def stage_kernels(args: argparse.Namespace) -> dict[str, Any]:
     done here first, the replay's process loads them as every later run does.
     """
     from backtests.data import load_news, load_tape
-    from backtests.runner import TradeTape, run_backtest
     from engine.scoring import Scorer
-    from engine.strategy import make_strategy
 
     t0 = time.perf_counter()
     data = Path(args.data)
-    news, tape = load_news(data / "news.parquet"), load_tape(data / "trades.parquet")
-    head = TradeTape(tape.ts[:20_000], tape.slot[:20_000], tape.price[:20_000], tape.symbols)
-    run_backtest(news.head(20), head, [make_strategy("shock_hedge")], Scorer.load())
+    warm_up(load_news(data / "news.parquet"), load_tape(data / "trades.parquet"), Scorer.load())
     return {"seconds": time.perf_counter() - t0}
 
 
@@ -82,7 +88,7 @@ def stage_replay(args: argparse.Namespace) -> dict[str, Any]:
     """Load, warm up, replay through `shock_hedge`, then the metrics."""
     from backtests.data import load_news, load_tape
     from backtests.metrics import event_table, summary
-    from backtests.runner import TradeTape, run_backtest
+    from backtests.runner import run_backtest
     from engine.scoring import Scorer
     from engine.strategy import make_strategy
 
@@ -93,9 +99,7 @@ def stage_replay(args: argparse.Namespace) -> dict[str, Any]:
     load_s = time.perf_counter() - t0
     scorer = Scorer.load()
     scorer.score("warm-up")
-    few = 20_000  # JIT warm-up on the first trades and headlines (kernels load from cache)
-    head = TradeTape(tape.ts[:few], tape.slot[:few], tape.price[:few], tape.symbols)
-    run_backtest(news.head(20), head, [make_strategy("shock_hedge")], scorer)
+    warm_up(news, tape, scorer)  # the kernels load from the cache (`stage_kernels` made it)
     peak_before = _peak_mb()
     runs, cpu = [], []
     for _ in range(args.repeat):  # best of a few: the machine is shared

@@ -400,8 +400,8 @@ class Engine:
         # runs for every order: the market's price and the book's position are read inline
         # (`MarketState.price`, `Portfolio.position`: a missing or non-positive price is none)
         market, symbol = self.market, intent.symbol
-        s = market.slot.get(symbol)
-        price = market.last_price.item(s) if s is not None else 0.0
+        last, s = market.last_price, market.slot.get(symbol)
+        price = last.item(s) if s is not None else 0.0
         if not price > 0:
             return "no price yet"
         if slot is None:
@@ -413,11 +413,8 @@ class Engine:
         after = (now_held + qty) * price
         if abs(after) > self.risk.max_symbol_notional:
             return f"symbol notional {abs(after):,.0f} over {self.risk.max_symbol_notional:,.0f}"
-        last, limit = market.last_price, self.risk.max_gross_notional
-        shares = slot.shares
-        if shares is None or slot.layout is None:
-            shares = slot.shares_by_slot(market)  # (re)builds what is missing
-        held = gross_nb(shares, last)  # a plain sum, by slot
+        limit = self.risk.max_gross_notional
+        held = gross_nb(slot.shares_by_slot(market), last)  # a plain sum, by slot
         total = held - abs(now_held * price) + abs(after)
         if abs(total - limit) <= 1e-9 * (held + limit):
             # too close to call: numpy's pairwise sum over the book decides, as it always has

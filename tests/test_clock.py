@@ -33,12 +33,7 @@ def test_live_clock_reads_the_wall_clock() -> None:
 def test_engine_timers_on_a_live_clock_fire_when_due() -> None:
     from engine.runtime import Engine
     from engine.strategy import Strategy, StrategyConfig
-
-    class Now:
-        t = 0
-
-        def now_ns(self) -> int:
-            return self.t
+    from tests.support.engine_parts import ManualClock
 
     class Timed(Strategy):
         def __init__(self, config: StrategyConfig) -> None:
@@ -52,7 +47,7 @@ def test_engine_timers_on_a_live_clock_fire_when_due() -> None:
         def on_timer(self, name: str, ts_ns: int) -> None:
             self.fired.append((name, ts_ns))
 
-    clock = Now()
+    clock = ManualClock()
     engine = Engine(scorer=None, market=None, clock=clock, broker=None)  # type: ignore[arg-type]
     strategy = Timed(StrategyConfig(strategy_id="t"))
     engine.add_strategy(strategy)

@@ -13,16 +13,9 @@ from engine.orders import Fill, OrderIntent
 from engine.runtime import Engine
 from engine.strategy import Strategy, StrategyConfig
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig
-from tests.support.engine_parts import RecordingBroker
+from tests.support.engine_parts import ManualClock, RecordingBroker
 
 S = 1_000_000_000
-
-
-class Now:
-    t = 0
-
-    def now_ns(self) -> int:
-        return self.t
 
 
 class Watcher(Strategy):
@@ -34,8 +27,12 @@ class Watcher(Strategy):
         self.heard.append((key, pnl, ts_ns))
 
 
-def _engine() -> tuple[Engine, Now, MarketState, RecordingBroker, Watcher]:
-    clock, market, broker = Now(), MarketState(["A", "B"], ["tech", "tech"]), RecordingBroker()
+def _engine() -> tuple[Engine, ManualClock, MarketState, RecordingBroker, Watcher]:
+    clock, market, broker = (
+        ManualClock(),
+        MarketState(["A", "B"], ["tech", "tech"]),
+        RecordingBroker(),
+    )
     engine = Engine(None, market, clock, broker)  # type: ignore[arg-type]
     watcher = Watcher(StrategyConfig(strategy_id="w"))
     engine.add_strategy(watcher)
@@ -121,7 +118,11 @@ def test_watch_mistakes_are_refused_with_what_to_fix() -> None:
 
 
 def test_a_restored_basket_is_watched_with_what_it_holds() -> None:
-    clock, market, broker = Now(), MarketState(["A", "B"], ["tech", "tech"]), RecordingBroker()
+    clock, market, broker = (
+        ManualClock(),
+        MarketState(["A", "B"], ["tech", "tech"]),
+        RecordingBroker(),
+    )
     _trade(market, 0, 0, 10.0)
     _trade(market, 1, 0, 20.0)
     config = ShockHedgeConfig(strategy_id="h", stop_loss=0.001, check_seconds=60)
@@ -151,7 +152,7 @@ def test_a_restored_basket_is_watched_with_what_it_holds() -> None:
 
 def test_a_zero_stop_and_take_profit_close_at_the_first_check() -> None:
     """shock_hedge with stop_loss = take_profit = 0: a band of [-0, 0] that any PnL leaves."""
-    clock, market, broker = Now(), MarketState(["A"], ["tech"]), RecordingBroker()
+    clock, market, broker = ManualClock(), MarketState(["A"], ["tech"]), RecordingBroker()
     _trade(market, 0, 0, 10.0)
     engine = Engine(None, market, clock, broker)  # type: ignore[arg-type]
     config = ShockHedgeConfig(strategy_id="h", stop_loss=0.0, take_profit=0.0, check_seconds=1)

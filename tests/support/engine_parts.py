@@ -1,10 +1,21 @@
-"""Small stand-ins tests hand the engine and the runner: a broker that records, no news."""
+"""Small stand-ins tests hand the engine and the runner: a clock set by hand, a broker that
+records, no news."""
 
 from __future__ import annotations
 
 import polars as pl
 
 from engine.orders import OrderIntent
+
+
+class ManualClock:
+    """A live-style clock whose time the test sets (`t`, ns)."""
+
+    def __init__(self, t: int = 0) -> None:
+        self.t = t
+
+    def now_ns(self) -> int:
+        return self.t
 
 
 class RecordingBroker:
