@@ -76,6 +76,9 @@ class WatchBook:
     chains: np.ndarray = field(default_factory=lambda: np.zeros((CH_ROWS, 0), np.int64))
     meta: np.ndarray = field(default_factory=_new_meta)  # counts: M_WATCHES rows, M_ENTRIES
     free: list[int] = field(default_factory=list)  # watch rows to reuse
+    # entries of unwatched watches, to reuse: a daemon that watches and unwatches for months
+    # holds only as many entries as its watches ever held at once
+    free_entries: list[int] = field(default_factory=list)
     strategies: list[StrategyWatches] = field(default_factory=list)  # by chain
     # the same memory as `wf` and `wi`, for one number at a time (a numpy item costs 3x more);
     # typed Any: typeshed's memoryview takes ints only, a float view takes floats
@@ -126,13 +129,17 @@ class WatchBook:
 
     def new_entry(self, w: int, slot: int) -> int:
         """A new entry (no shares, no cost) for market slot `slot` at the end of watch row
-        `w`'s list."""
-        e: int = self.m[M_ENTRIES]
-        self._grow(e)
-        self.m[M_ENTRIES] = e + 1
-        # an entry column is used once: its shares and cost are still 0 and its next -1 (as
-        # `_grow` made them), so only the slot and the links are written
-        i = self.i
+        `w`'s list: a free one, or a new column."""
+        if self.free_entries:
+            e = self.free_entries.pop()
+            f, i = self.f, self.i
+            f[WF_QTY, e] = f[WF_COST, e] = 0.0
+            i[WI_NEXT, e] = -1
+        else:  # a new column: its shares and cost are 0 and its next -1, as `_grow` made them
+            e = self.m[M_ENTRIES]
+            self._grow(e)
+            self.m[M_ENTRIES] = e + 1
+            i = self.i  # after `_grow`: it may have made new arrays
         i[WI_SLOT, e] = slot
         last = i[WI_LAST, w]
         if last < 0:
@@ -198,11 +205,13 @@ class StrategyWatches:
         w = self.rows.pop(key, None)
         if w is None:
             return
-        self.book.i[WI_CHAIN, w] = -1
-        self.book.free.append(w)
+        book = self.book
+        book.i[WI_CHAIN, w] = -1
+        book.free.append(w)
+        book.free_entries.extend(self.held.pop(w).values())
         self.live -= 1
         orders = self.orders
-        for order_id in self.order_ids[w]:
+        for order_id in self.order_ids.pop(w):
             if orders.get(order_id) == w:  # not attached to another watch since
                 del orders[order_id]
 

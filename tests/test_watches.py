@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from engine.kernels.watch_nb import M_ENTRIES
 from engine.market import MarketState
 from engine.orders import Fill, OrderIntent
 from engine.runtime import Engine
@@ -164,3 +165,38 @@ def test_a_zero_stop_and_take_profit_close_at_the_first_check() -> None:
     clock.t = S
     engine.fire_due_timers()
     assert [(i.leg, i.qty) for i in broker.sent] == [("exit-stop", -10.0)]  # PnL 0 <= -0
+
+
+def test_a_daemon_that_watches_for_long_reuses_its_entries_and_marks_them_right() -> None:
+    """Watches come and go (one to three symbols each, two at a time); new entries reuse those
+    of unwatched watches, starting from no shares and no cost, so the book's columns stop
+    growing while every check still marks each watch at what it alone holds."""
+    engine, clock, market, _, watcher = _engine()
+    ctx, book = watcher.ctx, engine.watches
+    symbols = ["A", "B", "A"]  # a watch may fill one symbol twice: still one entry
+    t = 0
+    for cycle in range(300):
+        t += 10 * S
+        price = {"A": 10.0 + cycle % 7, "B": 20.0 + cycle % 5}
+        _trade(market, 0, t, price["A"])
+        _trade(market, 1, t, price["B"])
+        expected = {}
+        for key, legs in ((f"x{cycle}", 1 + cycle % 3), (f"y{cycle}", 1 + (cycle + 1) % 3)):
+            ctx.watch(key, low=0.0, high=0.0, every_s=5)  # a band every PnL leaves
+            pnl = 0.0
+            for leg, symbol in enumerate(symbols[:legs]):
+                qty = float(cycle % 4 + leg + 1)
+                intent = ctx.submit(key, symbol, qty, f"entry{leg}", watch=key)
+                engine.on_fill(_fill(intent, price[symbol] - 1.0, t))
+                pnl += qty * 1.0  # bought a dollar under the last price
+            expected[key] = pnl
+        watcher.heard.clear()
+        clock.t = t + 5 * S
+        engine.fire_due_timers()
+        assert {key: pnl for key, pnl, _ in watcher.heard} == pytest.approx(expected)
+        for key in expected:
+            ctx.unwatch(key)
+        clock.t = t + 10 * S
+        engine.fire_due_timers()  # the check that finds none ends the chain
+    assert book.m[M_ENTRIES] <= 4  # two watches at a time, two entries each at most
+    assert book.wf.shape[1] == 64  # never grown
