@@ -217,23 +217,37 @@ class Scorer:
         max_chars = self.settings.max_chars
         texts: list[str] = []
         truncated: list[bool] = []
+        stamps: list[int] = []
+        weights_list: list[float] = []
+        hints: list[int] = []
+        hint_ends: list[int] = []
+        # most headlines of a batch share their source and their symbols: each is looked up once
+        weight_of: dict[str, float] = {}
+        hints_of: dict[tuple[str, ...], list[int]] = {}
         for item in items:
             text, cut = normalize(item.headline, max_chars)
             texts.append(text)
             truncated.append(cut)
+            stamps.append(item.ts_event)
+            weight = weight_of.get(item.source)
+            if weight is None:
+                weight = weight_of[item.source] = self.source_weight(item.source)
+            weights_list.append(weight)
+            key = tuple(item.symbols)
+            found = hints_of.get(key)
+            if found is None:
+                found = hints_of[key] = self._hint_companies(item.symbols)
+            hints.extend(found)
+            hint_ends.append(len(hints))
         encoded = [t.encode("ascii") for t in texts]
-        lengths = np.fromiter((len(b) for b in encoded), np.int64, len(encoded))
+        lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
         ends = np.cumsum(lengths)
         starts = ends - lengths
         buf = np.frombuffer(b"".join(encoded) or b"\0", np.uint8)
-        ts = np.fromiter((item.ts_event for item in items), np.int64, len(items))
+        ts = np.array(stamps, np.int64)
         days = (ts // NS_PER_DAY).astype(np.int32)
-        weights = np.fromiter((self.source_weight(i.source) for i in items), np.float64, len(items))
-        hint_end = np.zeros(len(items), np.int64)
-        hints: list[int] = []
-        for k, item in enumerate(items):
-            hints.extend(self._hint_companies(item.symbols))
-            hint_end[k] = len(hints)
+        weights = np.array(weights_list, np.float64)
+        hint_end = np.array(hint_ends, np.int64)
         rows = np.stack([starts, ends, days.astype(np.int64), ts, hint_end], axis=1).ravel()
         hint_co = np.array(hints, np.int32) if hints else _EMPTY_HINTS
         out = alloc(
