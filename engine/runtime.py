@@ -318,7 +318,8 @@ class Engine:
         book, sim, chain = self.watches, self._sim_clock, slot.watches.chain
         if self._checks_driven:
             assert sim is not None
-            ts_ns, seq = max(ts_ns, sim.now_ns()), sim.seq
+            now, seq = sim.now_ns(), sim.seq
+            ts_ns = ts_ns if ts_ns > now else now
             sim.seq = seq + 1
             book.schedule(chain, ts_ns, seq, every_ns)
             set_next_check_nb(book.chains, book.meta)
@@ -327,7 +328,8 @@ class Engine:
         if sim is not None:
             seq = sim.seq
             sim.call_at(ts_ns, fire)
-            ts_ns = max(ts_ns, sim.now_ns())
+            now = sim.now_ns()
+            ts_ns = ts_ns if ts_ns > now else now
         else:
             seq = next(self._timer_seq)
             heapq.heappush(self._live_timers, (ts_ns, seq, fire))

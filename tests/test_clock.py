@@ -25,6 +25,18 @@ def test_sim_clock_never_goes_back() -> None:
         clock.advance_to(5)
 
 
+def test_move_to_only_moves_forward_and_leaves_the_timers() -> None:
+    """The runner's step to a fill that comes before the next timer."""
+    clock = SimClock(100)
+    fired: list[int] = []
+    clock.call_at(500, fired.append)
+    clock.move_to(300)
+    clock.move_to(200)  # behind: stays
+    assert clock.now_ns() == 300 and fired == [] and clock.next_timer_ns() == 500
+    clock.advance_to(500)
+    assert fired == [500]
+
+
 def test_live_clock_reads_the_wall_clock() -> None:
     a = LiveClock().now_ns()
     assert a > 1_700_000_000 * 10**9

@@ -94,7 +94,7 @@ class VenueBook:
         positions[key] = after
         lots = self.short_lots.get(key)
         if qty < 0:
-            new_short = min(-qty, -after) if after < 0 else 0.0
+            new_short = (-qty if qty > after else -after) if after < 0 else 0.0  # min(-qty, -after)
             if new_short > 0:
                 if lots is None:
                     lots = self.short_lots[key] = []
