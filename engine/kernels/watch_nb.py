@@ -3,7 +3,7 @@
 
 Layout, shared by the engine's book and the replay's fold (`market_nb.fold_to_checked_nb`).
 Watch rows and entry rows share the column index (column j holds watch j and entry j); a watch
-row is reused once unwatched, and its entries with it (an entry is one symbol of one watch; a
+row is reused once unwatched, and so are its entries (an entry is one symbol of one watch; a
 watch's entries form a list in the order the watch first filled them):
 - `wf` float64 (WF_ROWS, capacity): per watch row its band (low, high) and its PnL at the last
   check; per entry row the shares and cost booked;
