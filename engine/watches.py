@@ -85,9 +85,23 @@ class WatchBook:
     f: Any = field(init=False)
     i: Any = field(init=False)
     m: Any = field(init=False)  # and `meta`'s
+    # the entries' shares and cost rows on their own: a fill adds to both, and `+=` on a 1-D
+    # view costs less than half of it on the 2-D one
+    qty: Any = field(init=False)
+    cost: Any = field(init=False)
 
     def __post_init__(self) -> None:
-        self.f, self.i, self.m = self.wf.data, self.wi.data, self.meta.data
+        self.m = self.meta.data
+        self._views()
+
+    def _views(self) -> None:
+        wf = self.wf
+        self.f, self.i, self.qty, self.cost = (
+            wf.data,
+            self.wi.data,
+            wf[WF_QTY].data,
+            wf[WF_COST].data,
+        )
 
     def for_strategy(self, sid: str) -> StrategyWatches:
         """A new strategy's watches, on a chain of its own."""
@@ -132,8 +146,8 @@ class WatchBook:
         `w`'s list: a free one, or a new column."""
         if self.free_entries:
             e = self.free_entries.pop()
-            f, i = self.f, self.i
-            f[WF_QTY, e] = f[WF_COST, e] = 0.0
+            self.qty[e] = self.cost[e] = 0.0
+            i = self.i
             i[WI_NEXT, e] = -1
         else:  # a new column: its shares and cost are 0 and its next -1, as `_grow` made them
             e = self.m[M_ENTRIES]
@@ -156,7 +170,7 @@ class WatchBook:
             wf, wi = np.zeros((WF_ROWS, 2 * size)), np.full((WI_ROWS, 2 * size), -1, np.int64)
             wf[:, :size], wi[:, :size] = self.wf, self.wi
             self.wf, self.wi = wf, wi
-            self.f, self.i = wf.data, wi.data
+            self._views()
 
 
 @dataclass(slots=True)
@@ -231,9 +245,9 @@ class StrategyWatches:
         e = self.held[w].get(symbol)
         if e is None:
             e = self._entry(w, symbol)
-        f = self.book.f
-        f[WF_QTY, e] += qty
-        f[WF_COST, e] += qty * price
+        book = self.book
+        book.qty[e] += qty
+        book.cost[e] += qty * price
 
     def _entry(self, w: int, symbol: str) -> int:
         """A new entry of watch row `w` for `symbol`."""
