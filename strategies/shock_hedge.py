@@ -76,6 +76,8 @@ class ShockHedge(Strategy):
         cfg, market = self.config, self.ctx.market
         price, threshold = market.price, cfg.threshold
         legs = [leg for leg in shock.legs if abs(leg.score) >= threshold and price(leg.symbol) > 0]
+        if not legs:
+            return {}  # most shocks: nothing else to read
         legs = legs[: cfg.max_legs]
         daily_vol, min_vol = market.daily_vol, cfg.min_vol
         raw = {leg.symbol: leg.score / max(daily_vol(leg.symbol), min_vol) for leg in legs}
@@ -94,7 +96,8 @@ class ShockHedge(Strategy):
         gross = sum(map(abs, raw.values()))
         if gross <= 0:
             return {}
-        return {s: w * cfg.gross_notional / gross for s, w in raw.items()}
+        notional = cfg.gross_notional
+        return {s: w * notional / gross for s, w in raw.items()}
 
     def exposure(self, raw: dict[str, float]) -> tuple[dict[str, float], float]:
         """Each leg's beta and the net beta exposure of weights `raw` (symbol -> weight)."""
