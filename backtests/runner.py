@@ -201,12 +201,12 @@ def _run(
     news_cut = t_ts.searchsorted(np.array([item.ts_init for item in items], np.int64)).tolist()
     grid = market.grid
     assert grid is not None
-    g = grid.item  # a grid entry as a Python int
+    g = grid.data  # grid entries as Python ints (a memoryview item: half a numpy `item`)
     next_timer, advance, now = clock.next_timer_ns, clock.advance_to, clock.now_ns
     move_to = clock.move_to
     defer, fold_to, fold_checked = market.defer, market.fold_to, market.fold_checked
     on_fill, pop_fill = engine.on_fill, tape_venue.pop_fill
-    watches, meta = engine.watches, engine.watches.meta
+    watches, m = engine.watches, engine.watches.m  # m: `watches.meta` as a memoryview
     for i_news in range(len(items) + 1):
         if i_news < len(items):
             boundary_news, j_news = items[i_news].ts_init, news_cut[i_news]
@@ -216,7 +216,7 @@ def _run(
             timer = next_timer()
             limit = boundary_news if timer is None or timer >= boundary_news else timer
             fill_ns = tape_venue.next_fill_ns
-            check_ns = meta.item(M_NEXT)  # the watch checks are the runner's (drive_checks)
+            check_ns = m[M_NEXT]  # the watch checks are the runner's (drive_checks)
             if fill_ns < limit and fill_ns < check_ns:
                 # a fill comes first: the market is folded past the trades at or before it
                 # (grid points on the way are taken as ever: the batch's limit is unchanged),
@@ -233,14 +233,14 @@ def _run(
                 # time come first, as timers do): the fold runs those that find every watch
                 # in its band and stops at one that does not, which then runs as a timer
                 filling = fill_ns < limit
-                meta[M_SEQ] = clock.seq
+                m[M_SEQ] = clock.seq
                 k = fold_checked(
                     t_slot, t_ts, t_px, k, tape_venue.next_fill_cut if filling else j_news,
                     limit, fill_ns + 1 if filling else limit, not filling, watches,
                 )  # fmt: skip
-                clock.seq = meta.item(M_SEQ)
-                if meta.item(M_STATUS) == STATUS_CHECK:
-                    limit = meta.item(M_FIRED_TS)
+                clock.seq = m[M_SEQ]
+                if m[M_STATUS] == STATUS_CHECK:
+                    limit = m[M_FIRED_TS]
                 elif filling:
                     continue  # folded up to the fill: it is the next event
             else:
@@ -250,15 +250,15 @@ def _run(
             if k >= n:
                 market.grid_until(end, False, end, at_limit=False)
             # the timers due by the limit, with the checks due then in their place among them
-            while meta.item(M_NEXT) <= limit:
+            while m[M_NEXT] <= limit:
                 chain = next_check_nb(watches.chains)
-                clock.fire_before(meta.item(M_NEXT), watches.chains.item(CH_SEQ, chain))
+                clock.fire_before(m[M_NEXT], watches.chains.item(CH_SEQ, chain))
                 engine.run_check(chain, now())
             t = now()
             advance(limit if limit > t else t)  # a conditional: builtin `max` costs 3x
             # only the runner moves the grid, so the timers due at the limit leave the next
             # grid point where it was: at the limit, it is taken after them
-            mark, sample = g(G_NEXT_MARK), g(G_NEXT_SAMPLE)
+            mark, sample = g[G_NEXT_MARK], g[G_NEXT_SAMPLE]
             if (mark if mark < sample else sample) == limit:
                 market.grid_until(int(t_ts[k]) if k < n else end, k < n, end, at_limit=True)
             if limit >= boundary_news:

@@ -59,11 +59,15 @@ class TapeVenue(VenueBook):
     _seq: itertools.count[int] = field(default_factory=itertools.count)
     _last_of_slot: np.ndarray = field(init=False)  # each slot's last trade on the tape
     _first_trade: Any = field(init=False)  # `first_trade_nb` for this tape, without dispatch
+    # the tape's times and prices for one number at a time (half the cost of a numpy `item`)
+    _ts_v: Any = field(init=False)
+    _price_v: Any = field(init=False)
     # strategy id -> book number in the fill records, in the order of their first fills
     books: dict[str, int] = field(default_factory=dict)
     _made: bytearray = field(default_factory=bytearray)  # the fill records, packed
 
     def __post_init__(self) -> None:
+        self._ts_v, self._price_v = self.ts.data, self.price.data
         self._last_of_slot = last_of_slot_nb(self.slot, len(self.slot_of))
         self._first_trade = compiled_for(
             first_trade_nb, self.ts, self.slot, 0, 0, self._last_of_slot
@@ -82,9 +86,10 @@ class TapeVenue(VenueBook):
         if k < 0:
             self.unfilled.append(intent)
             return True
-        t = ts.item(k)
+        times = self._ts_v
+        t = times[k]
         cut = k + 1  # past the trades at the fill's time (seldom more than the fill's own)
-        while cut < ts.shape[0] and ts.item(cut) == t:
+        while cut < ts.shape[0] and times[cut] == t:
             cut += 1
         heapq.heappush(self._due, (t, next(self._seq), k, cut, intent))
         if t < self.next_fill_ns:
@@ -99,7 +104,7 @@ class TapeVenue(VenueBook):
             self.next_fill_ns, self.next_fill_cut = due[0][0], due[0][3]
         else:
             self.next_fill_ns = NEVER
-        fill = self._fill(intent, self.price.item(k), t)
+        fill = self._fill(intent, self._price_v[k], t)
         books = self.books
         book = books.get(fill.strategy_id)
         if book is None:

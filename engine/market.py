@@ -96,6 +96,8 @@ class MarketState:
         self._var_mkt = np.zeros(1)
         self._cov_sec = self._state[S_COV_SEC]
         self._var_sec = self._state[S_VAR_SEC]
+        # rows for one number at a time: an item of a 1-D memoryview costs half a numpy `item`
+        self._price_v, self._var_rate_v = self._last_price.data, self._var_rate.data
         self.halflife_ns = vol_halflife_s * 1e9
         self.beta_alpha = beta_alpha
         self._params = np.array([self.halflife_ns, beta_alpha])
@@ -356,7 +358,7 @@ class MarketState:
         if self._due is not None:
             self.sync()
         s = self.slot.get(symbol)
-        p = self._last_price.item(s) if s is not None else 0.0
+        p = self._price_v[s] if s is not None else 0.0
         return p if p > 0 else math.nan
 
     def daily_vol(self, symbol: str) -> float:
@@ -364,9 +366,7 @@ class MarketState:
         if self._due is not None:
             self.sync()
         s = self.slot.get(symbol)
-        return (
-            math.sqrt(self._var_rate.item(s) * SECONDS_PER_SESSION) if s is not None else math.nan
-        )
+        return math.sqrt(self._var_rate_v[s] * SECONDS_PER_SESSION) if s is not None else math.nan
 
     def beta(self, symbol: str) -> float:
         """EWMA beta to the equal-weighted market of tracked symbols (1.0 before data)."""
