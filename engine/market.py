@@ -359,7 +359,7 @@ class MarketState:
             self.sync()
         s = self.slot.get(symbol)
         p = self._price_v[s] if s is not None else 0.0
-        return p if p > 0 else math.nan
+        return p if p > 0.0 else math.nan  # a float literal: 3.11 specialises float compares
 
     def daily_vol(self, symbol: str) -> float:
         """Volatility of a 6.5-hour session implied by the recent sampled returns."""

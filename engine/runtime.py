@@ -404,13 +404,13 @@ class Engine:
         market, symbol = self.market, intent.symbol
         last, s = market.last_price, market.slot.get(symbol)
         price = last.item(s) if s is not None else 0.0
-        if not price > 0:
+        if not price > 0.0:
             return "no price yet"
         if slot is None:
             slot = self._slots[intent.strategy_id]
         now_held = slot.portfolio.positions.get(symbol, 0.0)
         qty = intent.qty
-        if abs(now_held + qty) <= abs(now_held) and (now_held + qty) * now_held >= 0:
+        if abs(now_held + qty) <= abs(now_held) and (now_held + qty) * now_held >= 0.0:
             return ""  # it only reduces a position: notional limits never stand in an exit's way
         after = (now_held + qty) * price
         if abs(after) > self.risk.max_symbol_notional:

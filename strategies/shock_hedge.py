@@ -75,7 +75,9 @@ class ShockHedge(Strategy):
         """Target notional per symbol for a shock (empty when nothing clears the threshold)."""
         cfg, market = self.config, self.ctx.market
         price, threshold = market.price, cfg.threshold
-        legs = [leg for leg in shock.legs if abs(leg.score) >= threshold and price(leg.symbol) > 0]
+        legs = [
+            leg for leg in shock.legs if abs(leg.score) >= threshold and price(leg.symbol) > 0.0
+        ]
         if not legs:
             return {}  # most shocks: nothing else to read
         legs = legs[: cfg.max_legs]
@@ -88,13 +90,13 @@ class ShockHedge(Strategy):
         if cfg.hedge == "legs" and len(raw) > 1:
             betas, exposure = self.exposure(raw)
             b2 = sum(b * b for b in betas.values())
-            if b2 > 0:  # legs with no beta at all carry no market exposure to hedge
+            if b2 > 0.0:  # legs with no beta at all carry no market exposure to hedge
                 raw = {s: w - betas[s] * exposure / b2 for s, w in raw.items()}
         elif cfg.hedge == "index" and market.price(cfg.hedge_symbol) > 0:
             _, exposure = self.exposure(raw)
             raw[cfg.hedge_symbol] = raw.get(cfg.hedge_symbol, 0.0) - exposure
         gross = sum(map(abs, raw.values()))
-        if gross <= 0:
+        if gross <= 0.0:
             return {}
         notional = cfg.gross_notional
         return {s: w * notional / gross for s, w in raw.items()}
@@ -121,7 +123,7 @@ class ShockHedge(Strategy):
         self._watch(basket)
         for symbol, notional in targets.items():
             qty = float(math.floor(abs(notional) / price(symbol))) * math.copysign(1, notional)
-            if qty == 0:
+            if qty == 0.0:
                 continue
             reason = f"score → {notional:+,.0f}"
             intent = submit(news_id, symbol, qty, "entry", reason=reason, watch=news_id)

@@ -70,7 +70,7 @@ class VenueBook:
         """The whole order filled at a trade: slippage against it, commission and borrow."""
         qty, settings = intent.qty, self.settings
         slip = settings.slippage_bps * 1e-4
-        px = trade_price * (1 + slip if qty > 0 else 1 - slip)
+        px = trade_price * (1 + slip if qty > 0.0 else 1 - slip)
         borrow = self._borrow(intent, px, ts)
         return Fill(
             client_order_id=intent.client_order_id,
@@ -93,9 +93,10 @@ class VenueBook:
         after = positions.get(key, 0.0) + qty
         positions[key] = after
         lots = self.short_lots.get(key)
-        if qty < 0:
-            new_short = (-qty if qty > after else -after) if after < 0 else 0.0  # min(-qty, -after)
-            if new_short > 0:
+        if qty < 0.0:  # float literals: Python 3.11 specialises float-to-float compares only
+            # the shares newly short: min(-qty, -after) once short
+            new_short = (-qty if qty > after else -after) if after < 0.0 else 0.0
+            if new_short > 0.0:
                 if lots is None:
                     lots = self.short_lots[key] = []
                 lots.append((new_short, price, ts))
