@@ -88,8 +88,6 @@ class ShockHedge(Strategy):
         legs = legs[: self._max_legs]
         daily_vol, min_vol = market.daily_vol, self._min_vol
         raw = {leg.symbol: leg.score / max(daily_vol(leg.symbol), min_vol) for leg in legs}
-        if not raw:
-            return {}
         # betas only where a hedge uses them: a lone leg hedged with the legs (most shocks)
         # or hedge="none" never asks the market for one
         hedge, cfg = self._hedge, self.config
