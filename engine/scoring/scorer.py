@@ -48,6 +48,7 @@ class ShockBatch:
     truncated: list[bool]
     days: np.ndarray
     packed: Packed
+    weights: list[float]  # each headline's source weight
     _built: list[Shock] | None = None  # every row's shock, built in one go (first `shock`)
 
     @property
@@ -204,7 +205,7 @@ class Scorer:
             np.frombuffer(text.encode("ascii") or b"\0", np.uint8), rows, one.hints, one.weights,
             novelty,
         )  # fmt: skip
-        batch = ShockBatch(self, (item,), [text], [cut], rows[2:3], out)
+        batch = ShockBatch(self, (item,), [text], [cut], rows[2:3], out, [one.weights.item(0)])
         return self._shock_from_row(batch, 0)
 
     def _staged(self, shock: Shock, item: NewsItem) -> Shock:
@@ -258,7 +259,7 @@ class Scorer:
             m.arena, m.idx, m.ints, m.floats, ws.arena, ws.idx, out.arena, out.idx,
             buf, rows, hint_co, weights, novelty,
         )  # fmt: skip
-        return ShockBatch(self, items, texts, truncated, days, out)
+        return ShockBatch(self, items, texts, truncated, days, out, weights_list)
 
     def _hint_companies(self, symbols: list[str]) -> list[int]:
         """Companies of a news item's `symbols` field, known ones only, once each."""
@@ -404,9 +405,9 @@ class Scorer:
 
         `_batch_shocks` builds the same shocks for a whole batch."""
         out, c = batch.out, self.compiled
-        item, day = batch.items[i], int(batch.days[i])
+        day = int(batch.days[i])
         conf, novelty = out.confidence.item(i), out.novelty.item(i)
-        scale = self._scale_note(conf, novelty, self.source_weight(item.source))
+        scale = self._scale_note(conf, novelty, batch.weights[i])
         k_max = self.settings.max_shocks
         lo = i * k_max
         hi = lo + int(out.n_shocks[i])
@@ -450,12 +451,9 @@ class Scorer:
         rows = np.repeat(np.arange(n), np.diff(leg_ptr))
         days = np.asarray(batch.days[:n], np.int64)
         confidence, novelty = out.confidence[:n].tolist(), out.novelty[:n].tolist()
-        weight_of = {src: self.source_weight(src) for src in {item.source for item in batch.items}}
         scales = [
             "" if conf >= 1.0 and nov >= 1.0 and w == 1.0 else self._scale_note(conf, nov, w)
-            for conf, nov, w in zip(
-                confidence, novelty, [weight_of[item.source] for item in batch.items], strict=True
-            )
+            for conf, nov, w in zip(confidence, novelty, batch.weights[:n], strict=True)
         ]
         names = np.array(c.symbols, dtype=object)
         labels = np.array([*c.event_labels, ""], dtype=object)  # event -1: the ""
