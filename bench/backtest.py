@@ -5,8 +5,9 @@ issue's task, about 10 million trades over 100 symbols and 20,000 headlines).
 
 Each stage runs in a fresh process of its own, so its peak memory (max RSS) is its own: making
 the market, compiling the kernels (or loading them from numba's cache), the event-driven replay
-(loading, warm-up, replay, metrics), the sweep of 100 settings, and the same replay task through vectorbt (`pip install -e '.[bench]'`). Prints one
-line per stage and the replay beside vectorbt.
+(loading, warm-up, replay, metrics), the sweep of 100 settings, and the same replay task
+through vectorbt (`pip install -e '.[bench]'`). Prints one line per stage and the replay
+beside vectorbt.
 """
 
 from __future__ import annotations
@@ -59,11 +60,13 @@ def stage_synth(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def warm_up(news: Any, tape: Any, scorer: Any) -> None:
+def warm_up(news: Any, tape: Any, scorer: Any, strategy: Any = None) -> None:
     """A replay of the first 5% of the trades (at least 20,000) and the headlines received
-    before the last of them: compiles the kernels, or loads them from numba's cache. As long
-    a stretch as this reaches every path the full replay takes (late entry fills, the risk
-    check's gross sum, ...): none is left to load during the timed runs."""
+    before the last of them, through `strategy` (default: a new `shock_hedge`): compiles the
+    kernels, or loads them from numba's cache. As long a stretch as this reaches every path
+    the full replay takes (late entry fills, the risk check's gross sum, ...): none is left to
+    load during the timed runs. Imports nothing at module level (`bench.replay_ab` runs it
+    against old checkouts)."""
     import polars as pl
 
     from backtests.runner import TradeTape, run_backtest
@@ -72,7 +75,7 @@ def warm_up(news: Any, tape: Any, scorer: Any) -> None:
     n = max(20_000, len(tape) // 20)
     head = TradeTape(tape.ts[:n], tape.slot[:n], tape.price[:n], tape.symbols)
     early = news.filter(pl.col("ts_event") < int(tape.ts[n - 1]))
-    run_backtest(early, head, [make_strategy("shock_hedge")], scorer)
+    run_backtest(early, head, [strategy or make_strategy("shock_hedge")], scorer)
 
 
 def stage_kernels(args: argparse.Namespace) -> dict[str, Any]:

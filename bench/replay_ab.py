@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DATA = Path("/tmp/spillover-bench-data")
 
@@ -62,26 +64,32 @@ def _build_toggle(directory: Path) -> Path:
     return lib
 
 
+def _this_checkouts_bench() -> Any:
+    """This checkout's `bench/backtest.py`, loaded by path: a side's imports come from the
+    checkout it measures, which may be older and lack the warm-up both sides should share."""
+    spec = importlib.util.spec_from_file_location(
+        "_replay_ab_bench_backtest", Path(__file__).with_name("backtest.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def replay_side(
     data: Path, runs: int, settings: dict[str, object], strategy: str = "shock_hedge",
     toggle: str | None = None,
 ) -> dict[str, object]:  # fmt: skip
     """Load the data, warm up, replay `runs` times; the hash and the cpu seconds of each.
     With `toggle` (the helper `_build_toggle` made), one replay, counted by callgrind."""
-    import polars as pl
-
     from backtests.data import load_news, load_tape
-    from backtests.runner import TradeTape, run_backtest
+    from backtests.runner import run_backtest
     from engine.scoring import Scorer
     from engine.strategy import make_strategy
 
     news, tape = load_news(data / "news.parquet"), load_tape(data / "trades.parquet")
     scorer = Scorer.load()
-    # `bench.backtest.warm_up` (an old checkout may lack it): 5% of the tape reaches every path
-    n = max(20_000, len(tape) // 20)
-    head = TradeTape(tape.ts[:n], tape.slot[:n], tape.price[:n], tape.symbols)
-    early = news.filter(pl.col("ts_event") < int(tape.ts[n - 1]))
-    run_backtest(early, head, [make_strategy(strategy, settings)], scorer)
+    _this_checkouts_bench().warm_up(news, tape, scorer, make_strategy(strategy, settings))
     switch = None
     if toggle:  # counted after a full replay, as the best of timed runs is
         run_backtest(news, tape, [make_strategy(strategy, settings)], scorer)
