@@ -95,13 +95,8 @@ class WatchBook:
         self._views()
 
     def _views(self) -> None:
-        wf = self.wf
-        self.f, self.i, self.qty, self.cost = (
-            wf.data,
-            self.wi.data,
-            wf[WF_QTY].data,
-            wf[WF_COST].data,
-        )
+        self.f, self.i = self.wf.data, self.wi.data
+        self.qty, self.cost = self.wf[WF_QTY].data, self.wf[WF_COST].data
 
     def for_strategy(self, sid: str) -> StrategyWatches:
         """A new strategy's watches, on a chain of its own."""
@@ -211,7 +206,7 @@ class StrategyWatches:
         if held:
             for symbol, (qty, cost) in held.items():
                 e = self._entry(w, symbol)
-                f[WF_QTY, e], f[WF_COST, e] = qty, cost
+                book.qty[e], book.cost[e] = qty, cost
 
     def unwatch(self, key: str) -> None:
         """Stop watching `key`; its orders' later fills are not booked. Unknown keys are

@@ -401,7 +401,7 @@ def _grid_before_trade_nb(
     marks: np.ndarray,
 ) -> None:
     """Take the grid points before trade `k` (and before the grid's limit), the trades before
-    it being folded: `_boundaries_before_nb` with the float state's rows."""
+    it being folded: `_boundaries_before_nb` with that trade as the next one."""
     _boundaries_before_nb(
         ts[k], ts[k], True, grid, marks, state, times, var_mkt, sector, n_sectors, params
     )
