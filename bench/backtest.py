@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import platform
 import resource
 import subprocess
 import sys
@@ -41,6 +42,18 @@ def host_speed() -> float:
             total += i
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def interpreter() -> str:
+    """Which Python runs the stages, and how it was built: the replay is mostly Python, and a
+    build with profile-guided optimisation and a static libpython (Debian's `python3.11`, for
+    one) runs it about 13% faster than one without (a default pyenv build: `--enable-shared`,
+    no PGO); see BENCHMARKS.md."""
+    try:  # what is loaded, not how it was configured (Debian configures both, runs static)
+        linked = "shared" if "/libpython3" in Path("/proc/self/maps").read_text() else "static"
+    except OSError:  # not Linux
+        linked = "unknown"
+    return f"Python {platform.python_version()} ({sys.executable}, libpython {linked})"
 
 
 def stage_synth(args: argparse.Namespace) -> dict[str, Any]:
@@ -322,6 +335,7 @@ def main() -> None:
         return
 
     print(f"host: a pure-Python loop of 10 M additions takes {host_speed():.2f} s here")
+    print(f"interpreter: {interpreter()}")
     with tempfile.TemporaryDirectory() as tmp:
         args.data = tmp
         made = _run_stage("synth", args)

@@ -6,17 +6,25 @@ legs themselves, or with an index ETF; to the market or, with `beta="sector"`, t
 sector peers), its gross notional capped. The basket is closed after a
 holding time, or earlier at a stop loss or take profit. Baskets of overlapping shocks net in
 the portfolio because every order is a delta.
+
+A headline is traded once. A closed basket that holds nothing is forgotten `forget_seconds`
+after it closed (its orders' ids with it), so a daemon that runs for months keeps only recent
+baskets; until then a headline that comes again under the same id is not traded again (the
+daemon's journal drops a repeated id before any strategy sees it, however late it comes).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from engine.orders import Fill
 from engine.scoring import Shock
 from engine.strategy import Strategy, StrategyConfig
+
+_NEVER = 2**63 - 1
 
 
 class ShockHedgeConfig(StrategyConfig):
@@ -33,6 +41,10 @@ class ShockHedgeConfig(StrategyConfig):
     beta: Literal["market", "sector"] = "market"  # which beta the hedge neutralises
     hedge_symbol: str = "SPY"
     min_vol: float = 0.005
+    # how long a closed basket that holds nothing is kept (its headline id not traded again);
+    # keep it well above the time an order takes to fill: a forgotten basket's late entry
+    # fill is not undone
+    forget_seconds: float = 7 * 86_400.0
 
 
 @dataclass(slots=True)
@@ -42,6 +54,8 @@ class _Basket:
     cost: dict[str, float] = field(default_factory=dict)  # filled qty * price
     closing: bool = False
     opened_ns: int = 0
+    closed_ns: int = 0
+    orders: list[str] = field(default_factory=list)  # client order ids of its orders
 
 
 class ShockHedge(Strategy):
@@ -56,12 +70,15 @@ class ShockHedge(Strategy):
         self.baskets: dict[str, _Basket] = {}
         self._orders: dict[str, tuple[str, str]] = {}  # client order id -> (news id, leg)
         self._open: dict[str, _Basket] = {}  # baskets not yet closing
+        self._closed: deque[tuple[int, str]] = deque()  # (when, news id) of closing baskets
+        self._next_forget_ns = _NEVER  # when the oldest of them is due to be forgotten
         cfg = self.config
         # read once, as the config is frozen: a pydantic model's attribute costs about 4 times
         # a plain one, and `weights` runs for every headline
         self._threshold, self._max_legs, self._min_vol = cfg.threshold, cfg.max_legs, cfg.min_vol
         self._hedge, self._gross = cfg.hedge, cfg.gross_notional
         self._hold_ns = int(cfg.hold_seconds * 1e9)
+        self._forget_ns = int(cfg.forget_seconds * 1e9)
         # the PnL band of a basket, watched by the engine (`_watch`)
         self._stop = -cfg.stop_loss * cfg.gross_notional
         self._take = cfg.take_profit * cfg.gross_notional
@@ -116,7 +133,9 @@ class ShockHedge(Strategy):
 
     def on_shock(self, shock: Shock) -> None:
         if shock.news_id in self.baskets:
-            return  # a headline is traded once
+            self._forget(self.ctx.clock.now_ns())  # a repeat: its basket may be due to go
+            if shock.news_id in self.baskets:
+                return  # a headline is traded once (while its basket is remembered)
         targets = self.weights(shock)
         if not targets:
             return
@@ -125,6 +144,7 @@ class ShockHedge(Strategy):
         now = ctx.clock.now_ns()
         basket = _Basket(news_id, opened_ns=now)
         self._watch(basket)
+        sent = basket.orders
         for symbol, notional in targets.items():
             qty = float(math.floor(abs(notional) / price(symbol))) * math.copysign(1, notional)
             if qty == 0.0:
@@ -132,6 +152,7 @@ class ShockHedge(Strategy):
             reason = f"score → {notional:+,.0f}"
             intent = submit(news_id, symbol, qty, "entry", reason=reason, watch=news_id)
             orders[intent.client_order_id] = (news_id, "entry")
+            sent.append(intent.client_order_id)
         self.baskets[news_id] = basket
         self._open[news_id] = basket
         # due a holding time after the basket opened, as `on_load` restores it
@@ -147,6 +168,7 @@ class ShockHedge(Strategy):
         if leg == "entry" and basket.closing:  # filled after the basket was closed: undo it
             intent = self.ctx.submit(news_id, fill.symbol, -fill.qty, f"exit-late-{fill.symbol}")
             self._orders[intent.client_order_id] = (news_id, "exit")
+            basket.orders.append(intent.client_order_id)
 
     def basket_pnl(self, basket: _Basket) -> float:
         """Mark-to-market PnL of a basket's filled legs."""
@@ -155,11 +177,11 @@ class ShockHedge(Strategy):
 
     def on_timer(self, name: str, ts_ns: int) -> None:
         if name.startswith("exit:"):
-            self._close(name.removeprefix("exit:"), "time")
+            self._close(name.removeprefix("exit:"), "time", ts_ns)
 
     def on_watch(self, key: str, pnl: float, ts_ns: int) -> None:
         """A basket's PnL reached the stop or the take-profit at a check."""
-        self._close(key, "stop" if pnl <= self._stop else "take")
+        self._close(key, "stop" if pnl <= self._stop else "take", ts_ns)
 
     def on_save(self) -> dict[str, Any]:
         """Open baskets (and closing ones still holding shares) with their order ids."""
@@ -175,6 +197,7 @@ class ShockHedge(Strategy):
                     "news_id": b.news_id,
                     "opened_ns": b.opened_ns,
                     "closing": b.closing,
+                    "closed_ns": b.closed_ns,
                     "qty": b.qty,
                     "cost": b.cost,
                 }
@@ -186,35 +209,69 @@ class ShockHedge(Strategy):
     def on_load(self, state: dict[str, Any]) -> None:
         """Restore baskets; open ones get their exit timer back (at once if already due)."""
         now = self.ctx.clock.now_ns()
-        reopened = []
+        reopened, closed = [], []
         for raw in state.get("baskets", []):
             basket = _Basket(
                 raw["news_id"], dict(raw["qty"]), dict(raw["cost"]), bool(raw["closing"]),
-                int(raw["opened_ns"]),
+                int(raw["opened_ns"]), int(raw.get("closed_ns", now)),
             )  # fmt: skip
             self.baskets[basket.news_id] = basket
-            if not basket.closing:
+            if basket.closing:
+                closed.append((basket.closed_ns, basket.news_id))
+            else:
                 self._open[basket.news_id] = basket
                 due = basket.opened_ns + self._hold_ns
                 self.ctx.set_timer(f"exit:{basket.news_id}", max(now, due))
                 reopened.append(basket)
         for cid, (nid, leg) in state.get("orders", {}).items():
             self._orders[cid] = (nid, leg)
+            if nid in self.baskets:
+                self.baskets[nid].orders.append(cid)
+        self._closed.extend(sorted(closed))
+        if self._closed:
+            self._next_forget_ns = self._closed[0][0] + self._forget_ns
         for basket in reopened:  # after the exit timers, as their checks always came
             self._watch(basket)
         for cid, (nid, _) in self._orders.items():
             if nid in self._open:
                 self.ctx.attach(cid, nid)
 
-    def _close(self, news_id: str, why: str) -> None:
+    def _close(self, news_id: str, why: str, now: int) -> None:
         basket = self.baskets.get(news_id)
         if basket is None or basket.closing:
             return
-        basket.closing = True
+        basket.closing, basket.closed_ns = True, now
         self._open.pop(news_id, None)
         self.ctx.unwatch(news_id)
-        submit, leg, orders = self.ctx.submit, f"exit-{why}", self._orders
+        submit, leg, orders, sent = self.ctx.submit, f"exit-{why}", self._orders, basket.orders
         for symbol, qty in basket.qty.items():
             if qty:
-                intent = submit(news_id, symbol, -qty, leg, reason=why)
-                orders[intent.client_order_id] = (news_id, "exit")
+                cid = submit(news_id, symbol, -qty, leg, reason=why).client_order_id
+                orders[cid] = (news_id, "exit")
+                sent.append(cid)
+        if now >= self._next_forget_ns:
+            self._forget(now)
+        if not self._closed:
+            self._next_forget_ns = now + self._forget_ns
+        self._closed.append((now, news_id))
+
+    def _forget(self, now: int) -> None:
+        """Drop the baskets closed `forget_seconds` ago or earlier that hold nothing, with
+        their order ids (a late fill of one is no longer booked to it); one still holding
+        shares (an exit that did not fill) is looked at again a period later."""
+        closed, baskets, orders = self._closed, self.baskets, self._orders
+        horizon = now - self._forget_ns
+        for _ in range(len(closed)):  # each at most once: one put back is not looked at again
+            if closed[0][0] > horizon:
+                break
+            _, news_id = closed.popleft()
+            basket = baskets.get(news_id)
+            if basket is None:
+                continue
+            if any(abs(q) > 1e-9 for q in basket.qty.values()):
+                closed.append((now, news_id))  # to the back of the line
+                continue
+            del baskets[news_id]
+            for cid in basket.orders:
+                orders.pop(cid, None)
+        self._next_forget_ns = closed[0][0] + self._forget_ns if closed else _NEVER
