@@ -3,12 +3,16 @@
 An order fills, whole, at the first trade of its symbol at or after its arrival (decision time
 plus `latency_ms`), moved against it by the slippage, paying the commission — exactly as in a
 backtest. It keeps nothing across restarts: orders the journal holds as open are cancelled at
-start-up, and positions come from the journal.
+start-up, and positions come from the journal. Its records of orders (ids seen, how often each
+was submitted, rejections) keep the latest `RECORDS_KEPT` once they reach ten times that: a
+daemon that runs for months does not grow with every order (the journal, which the daemon
+checks before sending, is the record of every order id ever sent).
 """
 
 from __future__ import annotations
 
 import logging
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -21,6 +25,8 @@ from engine.orders import OrderIntent
 from engine.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
+
+RECORDS_KEPT = 1_000
 
 
 class SimBroker:
@@ -57,11 +63,21 @@ class SimBroker:
         """Accept the order at once (or reject it, saying why)."""
         cid = intent.client_order_id
         self.submissions[cid] = self.submissions.get(cid, 0) + 1
+        if len(self.submissions) > 10 * RECORDS_KEPT:
+            self._trim_records()
         if self.venue.submit(intent, position):
             self.events.order_status(cid, "accepted", broker_id=cid)
             return True
         self.events.order_status(cid, "rejected", reason=self.venue.rejected[-1].reason)
         return False
+
+    def _trim_records(self) -> None:
+        """Keep the latest `RECORDS_KEPT` submissions, accepted ids and rejections."""
+        venue = self.venue
+        for record in (self.submissions, venue.submitted):
+            for cid in list(islice(record, max(0, len(record) - RECORDS_KEPT))):
+                del record[cid]
+        del venue.rejected[:-RECORDS_KEPT]
 
     async def resume(self, orders: list[dict[str, Any]]) -> None:
         """The simulator forgot them: cancel orders left open by an earlier run."""
