@@ -275,6 +275,12 @@ def _read_market(path: Path, lean: bool = False) -> MarketData:
         if symbol is not None and "symbol" not in frame.columns:
             frame = frame.with_columns(pl.lit(symbol).alias("symbol"))
         this_kind = "trades" if "price" in frame.columns else "bars"
+        if this_kind == "bars" and not set(BAR_COLUMNS[1:]) & set(frame.columns):
+            raise DataError(
+                f"{file}: neither trades nor bars (it has: {', '.join(frame.columns)}): trades "
+                f"need {', '.join(TRADE_COLUMNS)}; daily bars need ts or date, "
+                f"{', '.join(BAR_COLUMNS)}"
+            )
         if kind and this_kind != kind:
             raise DataError(
                 f"{file}: holds {this_kind} but earlier files hold {kind}: use one kind"
@@ -331,10 +337,10 @@ def _normalise_market(
         columns = {
             "ts": ts,
             "symbol": _normal_symbols(frame["symbol"]),
-            "price": frame["price"].cast(pl.Float64, strict=False),
+            "price": _numbers(frame, "price", file),
         }
         if not lean:
-            columns["size"] = frame["size"].cast(pl.Float64, strict=False)
+            columns["size"] = _numbers(frame, "size", file)
         out = pl.DataFrame(columns)
     else:
         _require(frame, file, BAR_COLUMNS)
@@ -347,10 +353,22 @@ def _normalise_market(
         }
         for c in ("open", "high", "low", "close", "volume", "adj_close"):
             if c in frame.columns:
-                columns[c] = frame[c].cast(pl.Float64, strict=False)
+                columns[c] = _numbers(frame, c, file)
         out = pl.DataFrame(columns)
     _check_order(out, file)
     return out
+
+
+def _numbers(frame: pl.DataFrame, column: str, file: Path) -> pl.Series:
+    """A column as float64; a value that is not a number (text such as "abc") is an error
+    that names the row. Missing values stay missing (the replay skips such trades and counts
+    them)."""
+    s = frame[column]
+    out = s.cast(pl.Float64, strict=False)
+    if s.dtype.is_numeric() or out.null_count() == s.null_count():
+        return out
+    row = int((out.is_null() & s.is_not_null()).arg_max() or 0)
+    raise DataError(f"{file}: column {column!r}, row {row + 1}: {s[row]!r} is not a number")
 
 
 def _check_order(frame: pl.DataFrame, file: Path) -> None:

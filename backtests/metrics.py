@@ -145,6 +145,7 @@ def summary(
         "headlines_traded": len(traded),
         "blocked_orders": result.blocked,
         "rejected_orders": result.rejected,
+        "skipped_trades": result.skipped_trades,
         "ic": information_coefficients(events, horizons),
     }
 
@@ -165,13 +166,13 @@ def summary_by_strategy(
 ) -> dict[str, dict[str, object]]:
     """`summary` of each strategy alone, by id, for comparing strategies over the same replay.
 
-    Headline counts and IC belong to the scorer, and blocked or rejected orders are counted for
-    the run as a whole: those stay in the overall summary.
+    Headline counts and IC belong to the scorer, and blocked or rejected orders and skipped
+    trades are counted for the run as a whole: those stay in the overall summary.
     """
     out: dict[str, dict[str, object]] = {}
     for sid in result.strategy_ids:
         figures = summary(for_strategy(result, sid), events, cash, horizons)
-        for shared in ("headlines", "blocked_orders", "rejected_orders", "ic"):
+        for shared in ("headlines", "blocked_orders", "rejected_orders", "skipped_trades", "ic"):
             figures.pop(shared)
         out[sid] = figures
     return out

@@ -163,6 +163,11 @@ def backtest(
             sample_every_s=60.0 if kind == "trades" else 86_400.0,
             progress=lambda done, total: bar.update(task, completed=done),
         )  # fmt: skip
+    if result.skipped_trades:
+        err.print(
+            f"{result.skipped_trades:,} {'trade' if kind == 'trades' else 'bar price'}(s) left "
+            "out of the replay: no price, or one not above 0 (summary.json: skipped_trades)"
+        )
     horizons = HORIZONS_S if kind == "trades" else BAR_HORIZONS_S
     events = event_table(result, trades, horizons)
     figures = summary(result, events, cash, horizons)

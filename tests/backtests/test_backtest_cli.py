@@ -72,6 +72,19 @@ def test_bad_inputs_get_one_line_errors(tmp_path: Path) -> None:
     assert res.returncode == 2 and "no headlines between 2030-01-01" in res.stderr
 
 
+def test_trades_without_a_usable_price_are_counted_and_reported(tmp_path: Path) -> None:
+    (tmp_path / "n.jsonl").write_text('{"headline": "A", "created_at": "2024-01-02T15:00:00Z"}\n')
+    (tmp_path / "t.csv").write_text(
+        "ts,symbol,price,size\n2024-01-02T15:00:00Z,AAPL,1.0,1\n2024-01-02T15:01:00Z,AAPL,,1\n"
+        "2024-01-02T15:02:00Z,AAPL,0,1\n2024-01-02T15:03:00Z,AAPL,1.5,1\n"
+    )
+    res = spillover("backtest", "--news", str(tmp_path / "n.jsonl"), "--market",
+                    str(tmp_path / "t.csv"), "--out", str(tmp_path / "o"))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "2 trade(s) left out of the replay" in res.stderr
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["skipped_trades"] == 2
+
+
 def test_full_backtest_on_real_stocknet_news_and_daily_bars(tmp_path: Path) -> None:
     from tests.conftest import shared_path
 

@@ -93,3 +93,26 @@ def test_integer_nanosecond_timestamps_keep_every_digit(tmp_path: Path) -> None:
     seconds = pl.DataFrame({"ts": [1_704_292_213], "symbol": ["A"], "price": [1.0], "size": [1]})
     seconds.write_parquet(tmp_path / "s.parquet")
     assert load_market(tmp_path / "s.parquet").frame["ts"][0] == 1_704_292_213 * 10**9
+
+
+def test_a_value_that_is_not_a_number_names_column_and_row(tmp_path: Path) -> None:
+    path = tmp_path / "trades.csv"
+    path.write_text(
+        "ts,symbol,price,size\n"
+        "2024-01-02T14:30:00Z,AAPL,190.0,10\n"
+        "2024-01-02T14:30:01Z,AAPL,,10\n"  # missing: allowed (the replay skips and counts it)
+        "2024-01-02T14:30:02Z,AAPL,19O.5,10\n"
+    )
+    with pytest.raises(DataError, match=r"column 'price', row 3: '19O.5' is not a number"):
+        load_market(path)
+    bars = tmp_path / "bars.csv"
+    bars.write_text("date,symbol,open,high,low,close,volume\n2024-01-02,AAPL,1,2,0.5,1.5,n/a\n")
+    with pytest.raises(DataError, match=r"column 'volume', row 1: 'n/a' is not a number"):
+        load_market(bars)
+
+
+def test_a_file_of_neither_trades_nor_bars_says_what_each_needs(tmp_path: Path) -> None:
+    path = tmp_path / "ticks.csv"
+    path.write_text("ts,symbol,size\n2024-01-02T14:30:00Z,AAPL,10\n")
+    with pytest.raises(DataError, match=r"neither trades nor bars .*trades need ts, symbol, price"):
+        load_market(path)
