@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from backtests.synth_nb import log_price_path_nb
+from engine.errors import InputError
 from engine.paths import config_dir
 from engine.universe import Company, Universe, day_of, load_universe
 from engine.universe.model import name_variants
@@ -168,7 +169,11 @@ def pick_companies(universe: Universe, day: int, n: int) -> list[Company]:
         chosen.append(listed[best])
         taken.add(best)
     if len(chosen) < n:
-        raise ValueError(f"only {len(chosen)} linked companies are listed on day {day}, asked {n}")
+        on = dt.date(1970, 1, 1) + dt.timedelta(days=day)
+        raise InputError(
+            f"--symbols {n}: the universe lists {len(chosen)} companies linked to one another on "
+            f"{on}; ask for at most {len(chosen)}"
+        )
     return chosen
 
 

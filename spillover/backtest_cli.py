@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sys
 import tomllib
 from pathlib import Path
@@ -330,11 +331,40 @@ def synth(
     sys.stdout.flush()
 
 
-def _floats(text: str, what: str) -> list[float]:
+def _floats(
+    text: str, what: str, *, above: float | None = None, least: float | None = None
+) -> list[float]:
+    """Comma-separated numbers (at least one), each above `above` or at least `least`."""
     try:
-        return [float(x) for x in text.split(",") if x.strip()]
+        values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise InputError(f"{what} {text!r}: write numbers separated by commas") from None
+    if not values:
+        raise InputError(f"{what} {text!r}: give at least one number")
+    for v in values:
+        if (
+            not math.isfinite(v)
+            or (above is not None and v <= above)
+            or (least is not None and v < least)
+        ):
+            bound = f"above {above:g}" if above is not None else f"at least {least:g}"
+            raise InputError(f"{what}: {v:g} is out of range: each must be {bound}")
+    return values
+
+
+SWEEP_HEDGES = ("none", "mean")
+
+
+def _sweep_grid(
+    thresholds: str, holds: str, hedges: str
+) -> tuple[list[float], list[float], list[str]]:
+    """The grid from the options, checked before any data is read."""
+    modes = [h.strip() for h in hedges.split(",") if h.strip()]
+    wrong = [h for h in modes if h not in SWEEP_HEDGES]
+    if wrong or not modes:
+        raise InputError(f"--hedges {hedges!r}: use {' or '.join(SWEEP_HEDGES)} (comma-separated)")
+    return (_floats(thresholds, "--thresholds", least=0.0),
+            _floats(holds, "--holds", above=0.0), modes)  # fmt: skip
 
 
 def sweep(
@@ -368,8 +398,7 @@ def sweep(
     from engine.scoring import Scorer
 
     try:
-        grid = (_floats(thresholds, "--thresholds"), _floats(holds, "--holds"),
-                [h.strip() for h in hedges.split(",") if h.strip()])  # fmt: skip
+        grid = _sweep_grid(thresholds, holds, hedges)
         data = load_market(market)
         frame = data.frame if data.kind == "trades" else bars_as_trades(data.frame)
         inputs = prepare(load_news(news), frame, Scorer.load(config_dir))

@@ -11,8 +11,10 @@ from backtests.runner import run_backtest
 from backtests.sweep import Costs, prepare, reference_pnl, run_grid
 from backtests.synth import generate
 from engine.brokers.sim_venue import VenueSettings
+from engine.errors import InputError
 from engine.runtime import RiskLimits
 from engine.scoring import Scorer
+from spillover.backtest_cli import _sweep_grid
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig
 
 
@@ -66,3 +68,29 @@ def test_fast_path_and_event_driven_run_agree_on_pnl(
     ]
     assert len(result.fills) > 10
     assert fast == pytest.approx(event_driven, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "holds", "hedges", "said"),
+    [
+        ("0.1,abc", "60", "none", "--thresholds '0.1,abc': write numbers"),
+        ("-0.1", "60", "none", "--thresholds: -0.1 is out of range: each must be at least 0"),
+        ("0.1", "60,0", "none", "--holds: 0 is out of range: each must be above 0"),
+        ("0.1", ",", "none", "--holds ',': give at least one number"),
+        ("0.1", "60", "none,beta", "--hedges 'none,beta': use none or mean"),
+    ],
+)
+def test_a_bad_sweep_grid_is_refused_before_any_data_is_read(
+    thresholds: str, holds: str, hedges: str, said: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        _sweep_grid(thresholds, holds, hedges)
+    assert str(caught.value).startswith(said)
+
+
+def test_a_good_sweep_grid_is_read_as_given() -> None:
+    assert _sweep_grid("0,0.2", "60, 300", "none, mean") == (
+        [0.0, 0.2],
+        [60.0, 300.0],
+        ["none", "mean"],
+    )

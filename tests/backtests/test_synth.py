@@ -25,6 +25,7 @@ from backtests.synth import (
     relations,
 )
 from backtests.synth_nb import log_price_path_nb
+from engine.errors import InputError
 from engine.news import NewsItem
 from engine.scoring import Scorer
 from engine.universe import Company, day_of, load_universe
@@ -233,6 +234,12 @@ def test_chosen_companies_are_listed_and_linked() -> None:
     assert len({c.symbol for c in companies}) == 20
     assert all(c.symbol_on(day) for c in companies)
     assert all(neighbours for neighbours in relations(universe, companies))
+
+
+def test_asking_for_more_companies_than_the_universe_links_says_how_many_it_has() -> None:
+    universe = load_universe(ROOT / "configs" / "universe")
+    with pytest.raises(InputError, match=r"--symbols 100000: .* on 2024-01-02; ask for at most"):
+        pick_companies(universe, day_of("2024-01-02"), 100_000)
 
 
 def test_packed_and_plain_group_sorts_agree() -> None:
