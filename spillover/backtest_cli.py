@@ -36,6 +36,38 @@ def _date(text: str | None, what: str) -> dt.date | None:
         raise InputError(f"{what} {text!r}: write a date as YYYY-MM-DD") from None
 
 
+def _writable_dir(path: Path, what: str = "--out") -> None:
+    """Make the output folder now, so a long run never fails at its end for want of one."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".spillover-write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _span(lo_ns: int, hi_ns: int) -> str:
+    first, last = (dt.datetime.fromtimestamp(t / 1e9, dt.UTC).date() for t in (lo_ns, hi_ns))
+    return f"{first} to {last}"
+
+
+def _check_overlap(news_ts: Any, market_ts: Any) -> None:
+    """Stop when no headline falls within the market data's dates (a wrong file pairing);
+    say how many fall outside when some do."""
+    from backtests.errors import DataError
+
+    lo, hi = int(market_ts.min()), int(market_ts.max())
+    inside = int(((news_ts >= lo - 86_400 * 10**9) & (news_ts <= hi)).sum())
+    where = f"the market data covers {_span(lo, hi)}, the headlines {_span(int(news_ts.min()), int(news_ts.max()))}"
+    if inside == 0:
+        raise DataError(f"no headline falls within the market data's dates: {where}")
+    if inside < len(news_ts):
+        err.print(
+            f"{len(news_ts) - inside:,} of {len(news_ts):,} headlines fall outside the market data's dates ({where}): nothing trades on them"
+        )
+
+
 def backtest(
     news: Annotated[
         Path | None,
@@ -129,12 +161,17 @@ def backtest(
     venue_cfg = dict(cfg.get("venue", {}))
     try:
         start, end = _date(from_ or bt.get("from"), "--from"), _date(to or bt.get("to"), "--to")
+        if start and end and start > end:
+            raise InputError(f"--from {start} is after --to {end}")
+        _writable_dir(out_dir)
         news_df = between(load_news(news), "ts_event", start, end, "headlines")
         kind = market_kind(market)
         if kind == "trades":  # lean arrays all the way: no frame of millions of symbol strings
             trades: Any = tape_between(load_tape(market), start, end)
         else:
             trades = between(bars_as_trades(load_market(market).frame), "ts", start, end, "bars")
+        market_ts = trades.ts if kind == "trades" else trades["ts"].to_numpy()
+        _check_overlap(news_df["ts_event"].to_numpy(), market_ts)
         chosen = _strategies(strategy or [], cfg)
         scorer = Scorer.load(config_dir)
         venue = VenueSettings(
@@ -399,6 +436,7 @@ def sweep(
 
     try:
         grid = _sweep_grid(thresholds, holds, hedges)
+        _writable_dir(out_dir)
         data = load_market(market)
         frame = data.frame if data.kind == "trades" else bars_as_trades(data.frame)
         inputs = prepare(load_news(news), frame, Scorer.load(config_dir))

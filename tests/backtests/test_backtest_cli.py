@@ -70,6 +70,25 @@ def test_bad_inputs_get_one_line_errors(tmp_path: Path) -> None:
     res = spillover("backtest", "--news", str(tmp_path / "n.jsonl"), "--market", str(tmp_path / "t.csv"),
                     "--out", str(tmp_path / "o"), "--from", "2030-01-01")  # fmt: skip
     assert res.returncode == 2 and "no headlines between 2030-01-01" in res.stderr
+    res = spillover("backtest", "--news", str(tmp_path / "n.jsonl"), "--market", str(tmp_path / "t.csv"),
+                    "--out", str(tmp_path / "o"), "--from", "2024-02-01", "--to", "2024-01-01")  # fmt: skip
+    assert res.returncode == 2 and "--from 2024-02-01 is after --to 2024-01-01" in res.stderr
+    res = spillover(
+        "backtest",
+        "--news",
+        str(tmp_path / "n.jsonl"),
+        "--market",
+        str(tmp_path / "t.csv"),
+        "--out",
+        str(tmp_path / "t.csv" / "o"),
+    )  # fmt: skip  (a file, not a folder)
+    assert res.returncode == 2 and "t.csv/o: cannot write there" in res.stderr
+    (tmp_path / "t2020.csv").write_text("ts,symbol,price,size\n2020-01-02T15:00:00Z,AAPL,1.0,1\n")
+    res = spillover("backtest", "--news", str(tmp_path / "n.jsonl"), "--market",
+                    str(tmp_path / "t2020.csv"), "--out", str(tmp_path / "o"))  # fmt: skip
+    assert res.returncode == 2 and "no headline falls within the market data's dates" in res.stderr
+    assert "covers 2020-01-02 to 2020-01-02, the headlines 2024-01-02 to 2024-01-02" in res.stderr
+    assert "Traceback" not in res.stderr
 
 
 def test_trades_without_a_usable_price_are_counted_and_reported(tmp_path: Path) -> None:
