@@ -75,19 +75,22 @@ def backtest(
     ] = None,
     market: Annotated[
         Path | None,
-        typer.Option(help="Trades file (ts, symbol, price, size) or a folder of SYMBOL files."),
+        typer.Option(
+            help="Trades (ts, symbol, price, size) or daily bars (date, symbol, open, high, low, "
+            "close, volume): one file, or a folder of SYMBOL.csv|parquet files."
+        ),
     ] = None,
     strategy: Annotated[
         list[str] | None,
         typer.Option(
-            help="Registered strategy name, module:Class, or an id under [strategies] in --config "
+            help="Registered strategy name, module:Class, or an id under \\[strategies] in --config "
             "(default shock_hedge). Repeat to compare strategies over the same replay."
         ),
     ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
-            help="TOML with [backtest], [strategy] and [venue] tables; flags override it."
+            help="TOML with \\[backtest], \\[strategy] and \\[venue] tables; flags override it."
         ),
     ] = None,
     from_: Annotated[
