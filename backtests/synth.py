@@ -463,8 +463,11 @@ def generate(
     `progress(done, total)` is called after each of the four steps (universe, news, trades,
     files).
     """
-    if days < 1 or symbols < 1:
-        raise ValueError(f"days and symbols must be positive, got days={days} symbols={symbols}")
+    if days < 1 or symbols < 1 or not headlines_per_day >= 0:
+        raise ValueError(
+            "days and symbols must be positive and headlines_per_day at least 0, got "
+            f"days={days} symbols={symbols} headlines_per_day={headlines_per_day}"
+        )
     step = progress or (lambda done, total: None)
     rng = np.random.Generator(np.random.PCG64(seed))
     calendar = trading_days(start, days)

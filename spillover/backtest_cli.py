@@ -344,7 +344,7 @@ def synth(
         int, typer.Option(help="How many linked companies to simulate.", min=2)
     ] = 20,
     headlines_per_day: Annotated[
-        float, typer.Option(help="Average headlines a day (about 30% are noise).")
+        float, typer.Option(help="Average headlines a day (about 30% are noise).", min=0.0)
     ] = 20.0,
     trades_per_day: Annotated[int, typer.Option(help="Trades per symbol per day.", min=10)] = 2000,
     start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "2024-01-02",

@@ -91,6 +91,14 @@ def test_bad_inputs_get_one_line_errors(tmp_path: Path) -> None:
     assert "Traceback" not in res.stderr
 
 
+def test_synth_mistakes_get_one_line_errors(tmp_path: Path) -> None:
+    res = spillover("data", "synth", "--out", str(tmp_path / "s"), "--symbols", "100000")
+    assert res.returncode == 2 and "ask for at most" in res.stderr
+    res = spillover("data", "synth", "--out", str(tmp_path / "s"), "--headlines-per-day", "-5")
+    assert res.returncode == 2 and "--headlines-per-day" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
 def test_trades_without_a_usable_price_are_counted_and_reported(tmp_path: Path) -> None:
     (tmp_path / "n.jsonl").write_text('{"headline": "A", "created_at": "2024-01-02T15:00:00Z"}\n')
     (tmp_path / "t.csv").write_text(
