@@ -58,10 +58,20 @@ def journal(
     shown = SHOWN.get(table)
     columns = [c for c in (rows[0].keys() if rows else []) if c != "payload"]
     columns = [c for c in columns if shown is None or c in shown]
-    for c in columns:
-        view.add_column(c, no_wrap=c in ("client_order_id", "symbol", "ts_init", "ts_event", "ts"))
-    for r in rows:
-        view.add_row(*(_cell(c, r[c]) for c in columns))
+    cells = [[_cell(c, r[c]) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    # every column whole but the ids and the headline, which share what is left of the width
+    ids = [i for i, c in enumerate(columns) if c in SHRINKS]
+    fixed = sum(w + 3 for i, w in enumerate(widths) if i not in ids)
+    room = max(8, (out.width - fixed) // max(1, len(ids)) - 3)
+    for i, c in enumerate(columns):
+        if i in ids:
+            view.add_column(c, no_wrap=c != "headline", overflow="ellipsis", max_width=room)
+        else:
+            view.add_column(c, no_wrap=True, min_width=widths[i],
+                            justify="right" if c in NUMBERS else "left")  # fmt: skip
+    for row in cells:
+        view.add_row(*row)
     out.print(view)
 
 
@@ -74,9 +84,15 @@ SHOWN = {
 }
 
 
+NUMBERS = ("qty", "price", "commission")
+SHRINKS = ("client_order_id", "news_id", "id", "headline")  # cut (or wrapped) to fit the width
+
+
 def _cell(column: str, value: object) -> str:
     if column in ("ts_init", "ts_event", "ts", "updated_ns") and isinstance(value, int):
         return dt.datetime.fromtimestamp(value / 1e9, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, float):
-        return f"{value:,.4g}" if column != "price" else f"{value:,.2f}"
+        if column == "price":
+            return f"{value:,.2f}"
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.6g}"  # shares whole
     return str(value)

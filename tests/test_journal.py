@@ -89,3 +89,31 @@ def test_spillover_journal_shows_and_exports(tmp_path: Path) -> None:
         check=False,
     )
     assert missing.returncode == 2 and "no journal here" in missing.stderr
+
+
+def test_spillover_journal_keeps_numbers_whole_in_an_80_column_terminal(tmp_path: Path) -> None:
+    """Order ids give way first (cut with an ellipsis); quantities, prices and commissions
+    are never cut."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as journal:
+        order = intent("GOOGL", -12_345)
+        journal.record_intent(order, 6)
+        journal.record_fill(
+            Fill(client_order_id=order.client_order_id, strategy_id="hedge", symbol="GOOGL",
+                 qty=-12_345.0, price=1_234.5678, ts_event=7, commission=61.725)
+        )  # fmt: skip
+    env = {**os.environ, "COLUMNS": "80"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "spillover", "journal", "--path", str(path), "--table", "fills"],
+        capture_output=True, text=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if "GOOGL" in line)
+    for whole in ("-12,345", "1,234.57", "61.725"):
+        assert whole in row, row
+    assert "…" in row and order.client_order_id not in row  # the id gave way
+    assert max(len(line) for line in shown.stdout.splitlines()) <= 80
