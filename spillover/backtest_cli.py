@@ -48,8 +48,11 @@ def _writable_dir(path: Path, what: str = "--out") -> None:
 
 
 def _span(lo_ns: int, hi_ns: int) -> str:
-    first, last = (dt.datetime.fromtimestamp(t / 1e9, dt.UTC).date() for t in (lo_ns, hi_ns))
-    return f"{first} to {last}"
+    first, last = (
+        dt.datetime.fromtimestamp(t / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M")
+        for t in (lo_ns, hi_ns)
+    )
+    return f"{first} to {last} UTC"
 
 
 def _check_overlap(news_ts: Any, market_ts: Any) -> None:
@@ -232,7 +235,7 @@ def backtest(
         "headlines_traded",
     ):
         value = figures[key]
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+        table.add_row(key, _figure(value))
     ic = figures["ic"]
     assert isinstance(ic, dict)
     for group, by_h in ic.items():
@@ -241,6 +244,7 @@ def backtest(
             "  ".join(f"{h} {v:+.2f}" if v is not None else f"{h} -" for h, v in by_h.items()),
         )
     out.print(table)
+    out.print(f"report: {out_dir / 'report.html'}", highlight=False, soft_wrap=True)
 
 
 COMPARED = ("total_return", "sharpe", "max_drawdown", "n_trades", "hit_rate", "turnover", "pnl",
@@ -312,6 +316,11 @@ def _strategies(names: list[str], cfg: dict[str, Any]) -> list[Any]:
     return chosen
 
 
+def _figure(value: object) -> str:
+    """A summary figure as the tables show it ("-": none, e.g. no hit rate without trades)."""
+    return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def _print_comparison(figures: dict[str, Any], out_dir: Path) -> None:
     per = figures["strategies"]
     table = Table(title=f"backtest → {out_dir} (strategies side by side)", show_edge=False)
@@ -322,13 +331,13 @@ def _print_comparison(figures: dict[str, Any], out_dir: Path) -> None:
         cells = []
         for sid in per:
             value = per[sid].get(key)
-            cells.append(
-                "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
-            )
+            cells.append(_figure(value))
         table.add_row(key, *cells)
     out.print(table)
     out.print(
-        f"{figures['headlines']} headlines; report: {out_dir / 'report.html'}", highlight=False
+        f"{figures['headlines']} headlines; report: {out_dir / 'report.html'}",
+        highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -28,6 +28,7 @@ def test_backtest_on_synthetic_market_recovers_the_planted_effect(tmp_path: Path
     res = spillover("backtest", "--news", str(data / "news.parquet"), "--market", str(data / "trades.parquet"),
                     "--out", str(out))  # fmt: skip
     assert res.returncode == 0, res.stderr
+    assert "total_return" in res.stdout and f"report: {out / 'report.html'}" in res.stdout
     for name in (
         "trades.parquet",
         "equity.parquet",
@@ -87,7 +88,10 @@ def test_bad_inputs_get_one_line_errors(tmp_path: Path) -> None:
     res = spillover("backtest", "--news", str(tmp_path / "n.jsonl"), "--market",
                     str(tmp_path / "t2020.csv"), "--out", str(tmp_path / "o"))  # fmt: skip
     assert res.returncode == 2 and "no headline falls within the market data's dates" in res.stderr
-    assert "covers 2020-01-02 to 2020-01-02, the headlines 2024-01-02 to 2024-01-02" in res.stderr
+    assert (
+        "covers 2020-01-02 15:00 to 2020-01-02 15:00 UTC, the headlines 2024-01-02 15:00"
+        in res.stderr
+    )
     assert "Traceback" not in res.stderr
 
 
@@ -109,6 +113,7 @@ def test_trades_without_a_usable_price_are_counted_and_reported(tmp_path: Path) 
                     str(tmp_path / "t.csv"), "--out", str(tmp_path / "o"))  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert "2 trade(s) left out of the replay" in res.stderr
+    assert "hit_rate" in res.stdout and "None" not in res.stdout  # no trades: "-"
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["skipped_trades"] == 2
 
 
