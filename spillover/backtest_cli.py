@@ -62,13 +62,14 @@ def _check_overlap(news_ts: Any, market_ts: Any) -> None:
 
     lo, hi = int(market_ts.min()), int(market_ts.max())
     inside = int(((news_ts >= lo - 86_400 * 10**9) & (news_ts <= hi)).sum())
-    where = f"the market data covers {_span(lo, hi)}, the headlines {_span(int(news_ts.min()), int(news_ts.max()))}"
+    headlines = _span(int(news_ts.min()), int(news_ts.max()))
+    where = f"the market data covers {_span(lo, hi)}, the headlines {headlines}"
     if inside == 0:
         raise DataError(f"no headline falls within the market data's dates: {where}")
     if inside < len(news_ts):
-        err.print(
-            f"{len(news_ts) - inside:,} of {len(news_ts):,} headlines fall outside the market data's dates ({where}): nothing trades on them"
-        )
+        outside = f"{len(news_ts) - inside:,} of {len(news_ts):,}"
+        err.print(f"{outside} headlines fall outside the market data's dates ({where}): "
+                  "nothing trades on them")  # fmt: skip
 
 
 def backtest(
@@ -396,7 +397,11 @@ def _floats(
             or (above is not None and v <= above)
             or (least is not None and v < least)
         ):
-            bound = f"above {above:g}" if above is not None else f"at least {least:g}"
+            bound = (
+                f"above {above:g}" if above is not None
+                else f"at least {least:g}" if least is not None
+                else "finite"
+            )  # fmt: skip
             raise InputError(f"{what}: {v:g} is out of range: each must be {bound}")
     return values
 
