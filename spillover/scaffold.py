@@ -11,6 +11,7 @@ import importlib.util
 from pathlib import Path
 
 from engine.errors import InputError
+from engine.strategy import discover_strategies
 
 PYPROJECT = """\
 [build-system]
@@ -196,6 +197,11 @@ def write_plugin(name: str, parent: Path) -> Path:
         raise InputError(f"{root} exists already: pick another name or --dir")
     if importlib.util.find_spec(name) is not None:
         raise InputError(f"name {name!r} is already an importable module: pick another")
+    taken = discover_strategies().get(name)
+    if taken is not None:  # its entry point would lose to (or hide) the one installed
+        by = f" by {taken.distribution}" if taken.distribution else ""
+        raise InputError(f"name {name!r}: a strategy of that name is registered already{by}: "
+                         "pick another")  # fmt: skip
     values = {"name": name, "cls": class_name(name), "dash": name.replace("_", "-")}
     files = {
         "pyproject.toml": PYPROJECT,

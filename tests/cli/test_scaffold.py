@@ -38,3 +38,6 @@ def test_scaffold_refuses_bad_names_and_existing_folders(tmp_path: Path) -> None
     )
     again = spillover_with(tmp_path, "strategies", "new", "x1", "--dir", str(tmp_path))
     assert again.returncode == 2 and "exists already" in again.stderr
+    taken = spillover_with(tmp_path, "strategies", "new", "news_momentum", "--dir", str(tmp_path))
+    assert taken.returncode == 2 and "registered already by spillover" in taken.stderr
+    assert not (tmp_path / "news_momentum").exists()
