@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.errors import InputError, SpilloverError
+from spillover.backtest_config import config_tables
 from spillover.console import err, fail, out
 
 data_app = typer.Typer(help="Make or fetch data to backtest on.", no_args_is_help=True)
@@ -156,18 +157,18 @@ def backtest(
         cfg: dict[str, Any] = tomllib.loads(config.read_text()) if config else {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
         fail(InputError(f"--config {config}: {exc}"))
-    bt = dict(cfg.get("backtest", {}))
-    news = news or (Path(bt["news"]) if "news" in bt else None)
-    market = market or (Path(bt["market"]) if "market" in bt else None)
-    out_dir = out_dir or (Path(bt["out"]) if "out" in bt else None)
+    try:
+        bt, venue_cfg = config_tables(cfg, config)
+    except InputError as exc:
+        fail(exc)
+    news, market, out_dir = news or bt.news, market or bt.market, out_dir or bt.out
     if news is None or market is None or out_dir is None:
         fail(
             InputError("give --news, --market and --out (or set them in --config under [backtest])")
         )
     assert news is not None and market is not None and out_dir is not None
-    venue_cfg = dict(cfg.get("venue", {}))
     try:
-        start, end = _date(from_ or bt.get("from"), "--from"), _date(to or bt.get("to"), "--to")
+        start, end = _date(from_ or bt.from_, "--from"), _date(to or bt.to, "--to")
         if start and end and start > end:
             raise InputError(f"--from {start} is after --to {end}")
         _writable_dir(out_dir)
@@ -182,11 +183,11 @@ def backtest(
         chosen = _strategies(strategy or [], cfg)
         scorer = Scorer.load(config_dir)
         venue = VenueSettings(
-            latency_ns=int(float(venue_cfg.get("latency_ms", 50)) * 1e6),
-            slippage_bps=float(venue_cfg.get("slippage_bps", 2.0)),
-            commission_per_share=float(venue_cfg.get("commission_per_share", 0.005)),
-            borrow_rate=float(venue_cfg.get("borrow_rate", 0.02)),
-            unshortable=frozenset(venue_cfg.get("unshortable", [])),
+            latency_ns=int(venue_cfg.latency_ms * 1e6),
+            slippage_bps=venue_cfg.slippage_bps,
+            commission_per_share=venue_cfg.commission_per_share,
+            borrow_rate=venue_cfg.borrow_rate,
+            unshortable=frozenset(venue_cfg.unshortable),
         )
     except SpilloverError as exc:
         fail(exc)
@@ -198,12 +199,12 @@ def backtest(
     if unknown:
         listed = ", ".join(f"{s} ({n})" for s, n in list(unknown.items())[:10])
         err.print(f"{len(unknown)} symbol(s) in the market data are not in the universe: {listed}")
-    cash = float(bt.get("cash", 1_000_000.0))
+    cash = bt.cash
     with _progress() as bar:
         task = bar.add_task("replaying headlines", total=news_df.height)
         result = run_backtest(
             news_df, trades, chosen, scorer, venue=venue, cash=cash,
-            receipt_latency_s=float(bt.get("receipt_latency_s", 2.0)),
+            receipt_latency_s=bt.receipt_latency_s,
             equity_every_s=60.0 if kind == "trades" else 86_400.0,
             sample_every_s=60.0 if kind == "trades" else 86_400.0,
             progress=lambda done, total: bar.update(task, completed=done),
