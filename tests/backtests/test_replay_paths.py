@@ -11,22 +11,21 @@ import pytest
 
 from backtests.data import TradeTape, load_market, load_news, load_tape, trade_tape
 from backtests.runner import run_backtest
-from backtests.synth import generate
 from engine.brokers.sim_venue import VenueSettings
 from engine.orders import Fill
 from engine.scoring import Scorer
 from engine.strategy import Strategy, StrategyConfig
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig
 from tests.support.engine_parts import no_news
+from tests.support.synth import synth_files
 
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    out = tmp_path_factory.mktemp("synth")
-    made = generate(
-        out, seed=5, days=2, symbols=8, headlines_per_day=20, trades_per_symbol_per_day=300
-    )
-    return made.news_path, made.trades_path
+    return synth_files(
+        tmp_path_factory, 5, days=2, symbols=8, headlines_per_day=20,
+        trades_per_symbol_per_day=300,
+    )  # fmt: skip
 
 
 def test_a_tape_read_from_the_file_equals_one_made_from_the_loaded_frame(

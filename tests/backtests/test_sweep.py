@@ -9,22 +9,21 @@ import pytest
 from backtests.data import load_market, load_news
 from backtests.runner import run_backtest
 from backtests.sweep import Costs, prepare, reference_pnl, run_grid
-from backtests.synth import generate
 from engine.brokers.sim_venue import VenueSettings
 from engine.errors import InputError
 from engine.runtime import RiskLimits
 from engine.scoring import Scorer
 from spillover.backtest_cli import _sweep_grid
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig
+from tests.support.synth import synth_files
 
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    out = tmp_path_factory.mktemp("synth")
-    made = generate(
-        out, seed=11, days=3, symbols=10, headlines_per_day=15, trades_per_symbol_per_day=400
-    )
-    return made.news_path, made.trades_path
+    return synth_files(
+        tmp_path_factory, 11, days=3, symbols=10, headlines_per_day=15,
+        trades_per_symbol_per_day=400,
+    )  # fmt: skip
 
 
 def test_fast_path_matches_reference_for_every_setting(

@@ -14,7 +14,6 @@ import pytest
 
 from backtests.data import TradeTape, load_news, load_tape
 from backtests.runner import BacktestResult, run_backtest
-from backtests.synth import generate
 from engine.brokers.sim_venue import SimulatedVenue, VenueSettings
 from engine.clock import SimClock
 from engine.market import MarketState
@@ -26,6 +25,7 @@ from strategies.fade import Fade, FadeConfig
 from strategies.news_momentum import NewsMomentum, NewsMomentumConfig
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig
 from tests.support.engine_parts import no_news
+from tests.support.synth import synth_files
 
 CHECK = "__check"
 
@@ -114,11 +114,10 @@ class TimerWatchedFade(PlainTimerWatches, Fade):
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    made = generate(
-        tmp_path_factory.mktemp("synth"), seed=3, days=2, symbols=10, headlines_per_day=40,
+    return synth_files(
+        tmp_path_factory, 3, days=2, symbols=10, headlines_per_day=40,
         trades_per_symbol_per_day=3000,
     )  # fmt: skip
-    return made.news_path, made.trades_path
 
 
 def _run(synth: tuple[Path, Path], scorer: Scorer, cls: type, **settings: Any) -> BacktestResult:

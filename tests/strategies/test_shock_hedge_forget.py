@@ -10,7 +10,6 @@ import pytest
 
 from backtests.data import load_news, load_tape
 from backtests.runner import run_backtest
-from backtests.synth import generate
 from engine.market import MarketState
 from engine.orders import Fill
 from engine.runtime import Engine
@@ -18,6 +17,7 @@ from engine.scoring import Scorer, Shock
 from strategies.shock_hedge import ShockHedge, ShockHedgeConfig
 from tests.backtests.test_runner import T0, market, news
 from tests.support.engine_parts import ManualClock, RecordingBroker
+from tests.support.synth import synth_files
 
 S = 10**9
 
@@ -30,11 +30,10 @@ def news_shock(news_id: str, ts: int) -> Shock:
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    made = generate(
-        tmp_path_factory.mktemp("synth"), seed=11, days=4, symbols=10, headlines_per_day=40,
+    return synth_files(
+        tmp_path_factory, 11, days=4, symbols=10, headlines_per_day=40,
         trades_per_symbol_per_day=400,
     )  # fmt: skip
-    return made.news_path, made.trades_path
 
 
 def test_forgetting_keeps_only_recent_baskets_and_changes_no_trade(
