@@ -15,7 +15,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.errors import InputError, SpilloverError
-from spillover.backtest_config import config_tables
 from spillover.console import err, fail, out
 
 data_app = typer.Typer(help="Make or fetch data to backtest on.", no_args_is_help=True)
@@ -150,8 +149,8 @@ def backtest(
     )
     from backtests.report import write_outputs
     from backtests.runner import run_backtest
-    from engine.brokers.sim_venue import VenueSettings
     from engine.scoring import Scorer
+    from spillover.backtest_config import config_tables
 
     try:
         cfg: dict[str, Any] = tomllib.loads(config.read_text()) if config else {}
@@ -182,13 +181,7 @@ def backtest(
         _check_overlap(news_df["ts_event"].to_numpy(), market_ts)
         chosen = _strategies(strategy or [], cfg)
         scorer = Scorer.load(config_dir)
-        venue = VenueSettings(
-            latency_ns=int(venue_cfg.latency_ms * 1e6),
-            slippage_bps=venue_cfg.slippage_bps,
-            commission_per_share=venue_cfg.commission_per_share,
-            borrow_rate=venue_cfg.borrow_rate,
-            unshortable=frozenset(venue_cfg.unshortable),
-        )
+        venue = venue_cfg.settings()
     except SpilloverError as exc:
         fail(exc)
     unknown = (

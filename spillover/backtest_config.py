@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine.brokers.sim_venue import VenueSettings
 from engine.errors import InputError
 
 TABLES = ("backtest", "venue", "strategy", "strategies")
@@ -28,16 +29,27 @@ class BacktestTable(BaseModel):
     receipt_latency_s: float = Field(2.0, ge=0, description="publication to receipt")
 
 
+_VENUE = VenueSettings()  # the defaults, as the venue has them
+
+
 class VenueTable(BaseModel):
-    """`[venue]`: the simulated venue's delays and costs."""
+    """`[venue]`: the simulated venue's delays and costs (`VenueSettings`, the latency in ms)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    latency_ms: float = Field(50.0, ge=0)
-    slippage_bps: float = Field(2.0, ge=0)
-    commission_per_share: float = Field(0.005, ge=0)
-    borrow_rate: float = Field(0.02, ge=0)
+    latency_ms: float = Field(_VENUE.latency_ns / 1e6, ge=0)
+    slippage_bps: float = Field(_VENUE.slippage_bps, ge=0)
+    commission_per_share: float = Field(_VENUE.commission_per_share, ge=0)
+    borrow_rate: float = Field(_VENUE.borrow_rate, ge=0)
     unshortable: list[str] = Field(default_factory=list)
+
+    def settings(self) -> VenueSettings:
+        """The venue's settings from this table."""
+        return VenueSettings(
+            latency_ns=int(self.latency_ms * 1e6), slippage_bps=self.slippage_bps,
+            commission_per_share=self.commission_per_share, borrow_rate=self.borrow_rate,
+            unshortable=frozenset(self.unshortable),
+        )  # fmt: skip
 
 
 def config_tables(cfg: dict[str, Any], path: Path | None) -> tuple[BacktestTable, VenueTable]:
