@@ -53,9 +53,11 @@ def test_forgetting_keeps_only_recent_baskets_and_changes_no_trade(
     assert len(keeps.baskets) == len({i.news_id for i in kept_all.intents})  # none forgotten
     assert len(forgets.baskets) < len(keeps.baskets) // 2
     last_close = max(b.closed_ns for b in forgets.baskets.values())
-    for basket in forgets.baskets.values():  # what is left is recent, open or holding
+    # what is left is recent (those due go together, at most an eighth of the window late),
+    # open or holding
+    for basket in forgets.baskets.values():
         holds = any(abs(q) > 1e-9 for q in basket.qty.values())
-        assert not basket.closing or holds or basket.closed_ns > last_close - window * S
+        assert not basket.closing or holds or basket.closed_ns > last_close - window * S * 9 // 8
     # the order ids of forgotten baskets went with them
     assert {nid for nid, _ in forgets._orders.values()} <= set(forgets.baskets)
     assert len(forgets._orders) < len(traded)
