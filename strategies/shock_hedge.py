@@ -102,13 +102,17 @@ class ShockHedge(Strategy):
         market = self.ctx.market
         price, threshold = market.price, self._threshold
         legs = [
-            leg for leg in shock.legs if abs(leg.score) >= threshold and price(leg.symbol) > 0.0
-        ]
+            leg for leg in shock.legs
+            if (leg.score >= threshold or leg.score <= -threshold) and price(leg.symbol) > 0.0
+        ]  # fmt: skip
         if not legs:
-            return {}  # most shocks
+            return {}
         legs = legs[: self._max_legs]
         daily_vol, min_vol = market.daily_vol, self._min_vol
-        raw = {leg.symbol: leg.score / max(daily_vol(leg.symbol), min_vol) for leg in legs}
+        raw = {}
+        for leg in legs:  # leg.score / max(vol, min_vol), with max's choice on a tie or a NaN
+            vol = daily_vol(leg.symbol)
+            raw[leg.symbol] = leg.score / (min_vol if min_vol > vol else vol)
         # betas only where a hedge uses them: a lone leg hedged with the legs (most shocks)
         # or hedge="none" never asks the market for one
         hedge, cfg = self._hedge, self.config
