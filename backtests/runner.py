@@ -58,6 +58,9 @@ class BacktestResult:
     strategy_ids: list[str] = field(default_factory=list)
 
 
+_ts_init = attrgetter("ts_init")
+
+
 def news_items(news: pl.DataFrame, receipt_latency_s: float) -> list[NewsItem]:
     """Headlines from `load_news` as items received `receipt_latency_s` after publication, in
     receipt order."""
@@ -69,7 +72,7 @@ def news_items(news: pl.DataFrame, receipt_latency_s: float) -> list[NewsItem]:
         NewsItem(id=i, headline=h, summary=s, symbols=sy or [], source=so, ts_event=t, ts_init=t + latency)
         for i, h, s, sy, so, t in zip(*columns, strict=True)
     ]  # fmt: skip
-    items.sort(key=lambda x: x.ts_init)
+    items.sort(key=_ts_init)
     return items
 
 

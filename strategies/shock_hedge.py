@@ -79,6 +79,7 @@ class ShockHedge(Strategy):
         self._threshold, self._max_legs, self._min_vol = cfg.threshold, cfg.max_legs, cfg.min_vol
         self._hedge, self._gross = cfg.hedge, cfg.gross_notional
         self._hold_ns = int(cfg.hold_seconds * 1e9)
+        self._check_s = cfg.check_seconds
         self._forget_ns = int(cfg.forget_seconds * 1e9)
         # the baskets due are dropped together, at the first close this much after the oldest
         # is due (one call for every close is most of the cost of forgetting)
@@ -91,10 +92,10 @@ class ShockHedge(Strategy):
         """Have the engine check the basket's PnL against the stop and take-profit every
         `check_seconds` (`on_watch` hears of a breach); a restored basket brings what it
         holds, a new one nothing."""
-        held = {s: (q, basket.cost.get(s, 0.0)) for s, q in basket.qty.items()}
+        qty, cost = basket.qty, basket.cost
+        held = {s: (q, cost.get(s, 0.0)) for s, q in qty.items()} if qty else None
         self.ctx.watch(
-            basket.news_id, low=self._stop, high=self._take, every_s=self.config.check_seconds,
-            held=held or None,
+            basket.news_id, low=self._stop, high=self._take, every_s=self._check_s, held=held
         )  # fmt: skip
 
     def weights(self, shock: Shock) -> dict[str, float]:

@@ -103,8 +103,17 @@ class VenueBook:
             return 0.0
         if not lots:
             return 0.0  # a buy with no short lots open: no fee (the common case)
-        # one lot open is the usual cover (its sum is its quantity, as `sum` gives it)
-        out = lots[0][0] if len(lots) == 1 else sum(q for q, _, _ in lots)
+        if len(lots) == 1:  # the usual cover: the loop below, unrolled for one lot
+            lot_qty, lot_price, since = lots[0]
+            used = lot_qty if lot_qty < qty else qty
+            if not used > 1e-12:
+                return 0.0
+            if lot_qty - used <= 1e-12:
+                lots.pop()
+            else:
+                lots[0] = (lot_qty - used, lot_price, since)
+            return used * lot_price * self.settings.borrow_rate * (ts - since) / (365 * 86_400e9)
+        out = sum(q for q, _, _ in lots)
         fee, to_cover, rate = 0.0, min(qty, out), self.settings.borrow_rate
         while to_cover > 1e-12 and lots:
             lot_qty, lot_price, since = lots[0]
