@@ -108,3 +108,25 @@ def test_a_restored_closing_basket_is_forgotten_once_flat_and_its_time_is_up() -
     hedge.on_shock(news_shock("new", clock.t))
     assert set(hedge.baskets) == {"new"}  # (closed at 7,300 s, it still holds its B share)
     assert {nid for nid, _ in hedge._orders.values()} == {"new"} and "so-exit" not in hedge._orders
+
+
+def test_baskets_due_are_forgotten_together_at_most_an_eighth_of_the_period_late() -> None:
+    """Forgetting is looked for at a close an eighth of `forget_seconds` after the oldest closed
+    basket is due, not at every close: one pass drops every basket due by then."""
+    clock, market, broker = ManualClock(), MarketState(["A"], ["x"]), RecordingBroker()
+    market.last_price[:] = (10.0,)
+    hedge = ShockHedge(ShockHedgeConfig(strategy_id="h", forget_seconds=800))  # 100 s late at most
+    engine = Engine(None, market, clock, broker)  # type: ignore[arg-type]
+    engine.add_strategy(hedge)
+    closed = [{"news_id": nid, "opened_ns": 0, "closing": True, "closed_ns": at * S, "qty": {},
+               "cost": {}} for nid, at in (("old", 0), ("older", 40))]  # fmt: skip
+    opened = [{"news_id": nid, "opened_ns": 0, "closing": False, "qty": {}, "cost": {}}
+              for nid in ("n1", "n2", "n3")]  # fmt: skip
+    clock.t = 10 * S
+    engine.load_state("h", {"version": 1, "baskets": [*closed, *opened], "orders": {}})
+    engine.start()
+    hedge.on_timer("exit:n1", 850 * S)  # "old" has been due since 800 s: not looked for yet
+    assert {"old", "older"} <= set(hedge.baskets)
+    hedge.on_timer("exit:n2", 900 * S)  # 800 s + an eighth: both due by now go together
+    assert not {"old", "older"} & set(hedge.baskets)
+    assert {"n1", "n2", "n3"} <= set(hedge.baskets)  # closed 850 and 900 s: not due yet
