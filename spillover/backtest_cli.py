@@ -385,17 +385,17 @@ def _floats(
         raise InputError(f"{what} {text!r}: write numbers separated by commas") from None
     if not values:
         raise InputError(f"{what} {text!r}: give at least one number")
+    bound = (
+        f"above {above:g}" if above is not None
+        else f"at least {least:g}" if least is not None
+        else "finite"
+    )  # fmt: skip
     for v in values:
         if (
             not math.isfinite(v)
             or (above is not None and v <= above)
             or (least is not None and v < least)
         ):
-            bound = (
-                f"above {above:g}" if above is not None
-                else f"at least {least:g}" if least is not None
-                else "finite"
-            )  # fmt: skip
             raise InputError(f"{what}: {v:g} is out of range: each must be {bound}")
     return values
 

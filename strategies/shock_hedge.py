@@ -81,9 +81,9 @@ class ShockHedge(Strategy):
         self._hold_ns = int(cfg.hold_seconds * 1e9)
         self._check_s = cfg.check_seconds
         self._forget_ns = int(cfg.forget_seconds * 1e9)
-        # the baskets due are dropped together, at the first close this much after the oldest
-        # is due (one call for every close is most of the cost of forgetting)
-        self._forget_batch_ns = self._forget_ns // 8
+        # the baskets due are dropped together, at the first close an eighth of the period
+        # after the oldest is due (looking at every close was most of the cost of forgetting)
+        self._look_after_ns = self._forget_ns + self._forget_ns // 8
         # the PnL band of a basket, watched by the engine (`_watch`)
         self._stop = -cfg.stop_loss * cfg.gross_notional
         self._take = cfg.take_profit * cfg.gross_notional
@@ -234,7 +234,7 @@ class ShockHedge(Strategy):
                 self.baskets[nid].orders.append(cid)
         self._closed.extend(sorted(closed))
         if self._closed:
-            self._next_forget_ns = self._closed[0][0] + self._forget_ns + self._forget_batch_ns
+            self._next_forget_ns = self._closed[0][0] + self._look_after_ns
         for basket in reopened:  # after the exit timers, as their checks always came
             self._watch(basket)
         for cid, (nid, _) in self._orders.items():
@@ -257,7 +257,7 @@ class ShockHedge(Strategy):
         if now >= self._next_forget_ns:
             self._forget(now)
         if not self._closed:
-            self._next_forget_ns = now + self._forget_ns + self._forget_batch_ns
+            self._next_forget_ns = now + self._look_after_ns
         self._closed.append((now, news_id))
 
     def _forget(self, now: int) -> None:
@@ -279,9 +279,7 @@ class ShockHedge(Strategy):
             del baskets[news_id]
             for cid in basket.orders:
                 orders.pop(cid, None)
-        self._next_forget_ns = (
-            closed[0][0] + self._forget_ns + self._forget_batch_ns if closed else _NEVER
-        )
+        self._next_forget_ns = closed[0][0] + self._look_after_ns if closed else _NEVER
 
 
 def _holds(basket: _Basket) -> bool:
